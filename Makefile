@@ -1,0 +1,41 @@
+# Everyday commands. `make serve` and `make test` set themselves up on a fresh machine.
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+UV := .tools/bin/uv
+VENV := .venv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: serve test test-fast lint format install install-dev demo bench clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+install: $(UV)
+	$(UV) sync --frozen --no-dev
+
+install-dev: $(UV)
+	$(UV) sync --frozen --extra dev
+
+serve: install  ## start clientbook on the embedded SQLite database (./data/)
+	$(VENV)/bin/clientbook serve
+
+lint: install-dev
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+test: install-dev lint  ## the whole suite: SQLite, and PostgreSQL where CLIENTBOOK_TEST_POSTGRES_URL is set
+	$(VENV)/bin/pytest -n 2 --dist loadgroup
+
+test-fast: install-dev
+	$(VENV)/bin/pytest -x -q
+
+format: install-dev
+	$(VENV)/bin/ruff check --fix src tests benchmarks
+	$(VENV)/bin/ruff format src tests benchmarks
+
+clean:
+	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache

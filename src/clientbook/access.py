@@ -1,0 +1,109 @@
+"""Who may do what (SPEC §5): principals, the permission matrix and the field rules.
+
+Services call these checks; faces never decide permissions themselves. Reads are scoped rather
+than checked: `customer_owner_scope` says which records a principal can see at all, so that a
+record they may not see is simply not found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from clientbook.domain.errors import Forbidden, Unauthenticated
+
+ActorKind = Literal["user", "api_key", "system"]
+
+# SPEC §5: what an owner may set on their own record, what only staff may set, and what only
+# the system sets.
+PROFILE_FIELDS = frozenset(
+    {
+        "name", "email", "phone", "company", "jobTitle", "address", "city", "state", "zipCode",
+        "country", "website", "customerType", "industry", "currency", "language", "timezone",
+        "notes", "metadata",
+    }
+)  # fmt: skip
+STAFF_FIELDS = frozenset(
+    {
+        "status", "assignedTo", "source", "lastContactAt", "nextFollowUpAt", "totalRevenue",
+        "totalInvoices",
+    }
+)  # fmt: skip
+SYSTEM_FIELDS = frozenset({"createdBy", "updatedBy", "$createdAt", "$updatedAt", "$sequence"})
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The acting party of one request, and where the request came from (for the audit log)."""
+
+    kind: ActorKind
+    id: str | None
+    role: str = "user"
+    request_id: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.kind in ("api_key", "system") or self.role == "super_admin"
+
+    @property
+    def user_id(self) -> str | None:
+        """The acting user's id, if a user (not a key or the system) is acting."""
+        return self.id if self.kind == "user" else None
+
+    def with_request(
+        self, *, request_id: str | None, ip: str | None, user_agent: str | None
+    ) -> Principal:
+        return replace(self, request_id=request_id, ip=ip, user_agent=user_agent)
+
+
+SYSTEM = Principal(kind="system", id=None, role="super_admin")
+
+
+def require_authenticated(principal: Principal | None) -> Principal:
+    if principal is None:
+        raise Unauthenticated("Sign in or send an API key")
+    return principal
+
+
+def require_staff(principal: Principal | None) -> Principal:
+    principal = require_authenticated(principal)
+    if not principal.is_staff:
+        raise Forbidden("Only staff may do this")
+    return principal
+
+
+def customer_owner_scope(principal: Principal) -> str | None:
+    """The `userId` a principal's customer reads are limited to; None means every record."""
+    return None if principal.is_staff else principal.id
+
+
+def _forbid(fields: Iterable[str], why: str) -> None:
+    names = sorted(fields)
+    if names:
+        raise Forbidden(
+            f"Not allowed to set: {', '.join(names)}", fields={name: why for name in names}
+        )
+
+
+def assert_can_set_customer_fields(
+    principal: Principal, fields: Iterable[str], *, creating: bool
+) -> None:
+    """Raise Forbidden naming every field this principal may not send (never a silent drop)."""
+    sent = set(fields)
+    _forbid(sent & SYSTEM_FIELDS, "set by the system only")
+    if not creating and "userId" in sent:
+        _forbid(["userId"], "cannot be changed after creation")
+    if not principal.is_staff:
+        _forbid(sent & STAFF_FIELDS, "only staff may set this field")
+
+
+def assert_can_create_for(principal: Principal, owner_id: str) -> None:
+    """A user creates only their own record; staff create one for any user."""
+    if not principal.is_staff and owner_id != principal.id:
+        raise Forbidden(
+            "You can only create your own customer record",
+            fields={"userId": "must be your own user id"},
+        )

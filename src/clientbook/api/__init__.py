@@ -1,0 +1,1 @@
+"""The native REST API (`/api`): thin FastAPI routes over the service layer."""

@@ -1,0 +1,37 @@
+"""The ASGI application: every face mounted over one Database handle."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from clientbook import __version__
+from clientbook.api import errors, health
+from clientbook.config import Settings
+from clientbook.services.runtime import Database, open_database
+
+
+def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
+    database = db or open_database(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if db is None:
+            database.dispose()
+
+    app = FastAPI(
+        title="clientbook",
+        version=__version__,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.db = database
+    app.state.settings = database.settings
+    errors.install(app)
+    app.include_router(health.router)
+    return app

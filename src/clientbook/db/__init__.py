@@ -1,0 +1,1 @@
+"""Storage: table definitions, engines, the one-writer transaction, migrations."""

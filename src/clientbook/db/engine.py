@@ -1,0 +1,127 @@
+"""Engines and transactions.
+
+On SQLite every write goes through one writer connection (SPEC §3: the machine's SQLite has a
+WAL-reset corruption bug that needs two writers, and one writer also ends "database is locked"),
+while reads use a pool of read-only connections. On PostgreSQL one pool serves both.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.pool import QueuePool
+
+from clientbook.config import Settings
+
+BUSY_TIMEOUT_MS = 10_000
+WRITER_WAIT_SECONDS = 30
+
+
+def normalise_url(url: str) -> str:
+    """Accept plain `postgresql://` URLs and use psycopg 3 for them."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _sqlite_engine(url: str, *, pool_size: int, writer: bool, synchronous: str) -> Engine:
+    engine = create_engine(
+        url,
+        poolclass=QueuePool,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=WRITER_WAIT_SECONDS,
+        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+        # The driver must not open transactions itself: we emit BEGIN below.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        if writer:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
+        else:
+            # Readers never write and never checkpoint: only the writer touches the WAL.
+            cursor.execute("PRAGMA query_only=ON")
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
+        cursor.execute("PRAGMA cache_size=-65536")
+        cursor.execute("PRAGMA temp_store=MEMORY")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+    return engine
+
+
+class Database:
+    """The process's handle on storage: `transaction()` to write, `read()` to read."""
+
+    def __init__(self, settings: Settings, *, read_pool_size: int = 8) -> None:
+        self.settings = settings
+        self.url = normalise_url(settings.database_url)
+        self.dialect = "sqlite" if self.url.startswith("sqlite") else "postgresql"
+        if self.dialect == "sqlite":
+            path = settings.sqlite_path()
+            if path is None:
+                raise ValueError("clientbook needs a SQLite file, not an in-memory database")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sync = settings.sqlite_synchronous
+            self.writer = _sqlite_engine(self.url, pool_size=1, writer=True, synchronous=sync)
+            # Open the writer first so the file is in WAL mode before any reader attaches.
+            with self.writer.connect():
+                pass
+            self.reader = _sqlite_engine(
+                self.url, pool_size=read_pool_size, writer=False, synchronous=sync
+            )
+        else:
+            self.writer = create_engine(self.url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+            self.reader = self.writer
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One unit of work: commits when the block ends, rolls back on any exception."""
+        with self.writer.connect() as conn, conn.begin():
+            conn.info["settings"] = self.settings
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A consistent read-only snapshot for one request."""
+        with self.reader.connect() as conn:
+            conn.info["settings"] = self.settings
+            try:
+                yield conn
+            finally:
+                conn.rollback()
+
+    def checkpoint(self) -> None:
+        """Fold the WAL into the main file (SQLite), outside any transaction."""
+        if not self.is_sqlite:
+            return
+        with self.writer.connect() as conn:
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def sqlite_file(self) -> Path | None:
+        return self.settings.sqlite_path() if self.is_sqlite else None
+
+    def dispose(self) -> None:
+        self.reader.dispose()
+        self.writer.dispose()

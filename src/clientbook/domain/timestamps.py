@@ -1,0 +1,29 @@
+"""Datetimes: UTC, millisecond precision, ISO 8601 out as `2025-01-15T09:30:00.000+00:00`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def utcnow() -> datetime:
+    return to_millis(datetime.now(UTC))
+
+
+def to_millis(value: datetime) -> datetime:
+    """Aware UTC datetime truncated to milliseconds (naive input is taken as UTC)."""
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond - value.microsecond % 1000)
+
+
+def parse_datetime(text: str) -> datetime:
+    """Any ISO 8601 date or datetime (`Z`, offsets, 0-6 fraction digits, naive = UTC)."""
+    text = text.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    return to_millis(datetime.fromisoformat(text))
+
+
+def format_datetime(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return to_millis(value).isoformat(timespec="milliseconds")

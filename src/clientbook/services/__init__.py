@@ -1,0 +1,1 @@
+"""Use cases over a transaction: every rule, permission check and audit write lives here."""

@@ -1,0 +1,421 @@
+"""Customer use cases (SPEC §6): the seed's createCustomer, updateCustomerStatus,
+updateLastContact and tag helpers, plus get, partial update, assignment and delete.
+
+Each function takes the caller's open transaction and the acting principal, checks the
+permission matrix itself, validates, writes, and appends exactly one audit row per changed
+record. None of them commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from clientbook.access import (
+    Principal,
+    assert_can_create_for,
+    assert_can_set_customer_fields,
+    customer_owner_scope,
+    require_authenticated,
+    require_staff,
+)
+from clientbook.db.tables import customer_tags, customers, users
+from clientbook.domain import tags as tag_rules
+from clientbook.domain.customers import derive_customer_columns, validate_customer
+from clientbook.domain.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
+from clientbook.domain.ids import is_valid_id, new_id
+from clientbook.domain.timestamps import format_datetime, utcnow
+from clientbook.services import audit
+from clientbook.services.records import present, settings_of, unique_conflicts
+
+# The seed's TypeScript `Customer` interface, in its order.
+PUBLIC_COLUMNS = (
+    "id", "createdAt", "updatedAt", "userId", "assignedTo", "createdBy", "updatedBy", "name",
+    "email", "phone", "company", "jobTitle", "address", "city", "state", "zipCode", "country",
+    "website", "status", "source", "industry", "customerType", "currency", "language",
+    "timezone", "notes", "metadata", "lastContactAt", "nextFollowUpAt", "totalRevenue",
+    "totalInvoices",
+)  # fmt: skip
+_READ_COLUMNS = [customers.c[name] for name in (*PUBLIC_COLUMNS, "seq", "version")]
+
+UNIQUE_MESSAGES = {
+    "ux_customers_email_lower": ("email", "A customer with this email already exists"),
+    "customers.userId": ("userId", "This user already has a customer record"),
+    "ux_customers_userId": ("userId", "This user already has a customer record"),
+    "customers.id": ("$id", "This id is already used"),
+    "uq_customers_id": ("$id", "This id is already used"),
+}
+
+Customer = dict[str, Any]
+
+
+def present_customer(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The public JSON object of a customer row (SPEC §2)."""
+    return present(row, PUBLIC_COLUMNS)
+
+
+def etag(row: Mapping[str, Any]) -> str:
+    return f'"{row["id"]}.{row["version"]}"'
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def _scoped_select(principal: Principal) -> Any:
+    query = select(*_READ_COLUMNS)
+    owner = customer_owner_scope(principal)
+    return query if owner is None else query.where(customers.c.userId == owner)
+
+
+def get_customer(conn: Connection, principal: Principal | None, customer_id: str) -> Customer:
+    """The record, if this principal may see it; otherwise NotFound (never Forbidden)."""
+    principal = require_authenticated(principal)
+    row = conn.execute(_scoped_select(principal).where(customers.c.id == customer_id)).first()
+    if row is None:
+        raise NotFound("Customer not found")
+    return dict(row._mapping)
+
+
+def find_own_customer(conn: Connection, principal: Principal | None) -> Customer | None:
+    """The acting user's own record (the seed's getCustomerByUserId)."""
+    principal = require_authenticated(principal)
+    if principal.user_id is None:
+        return None
+    row = conn.execute(
+        select(*_READ_COLUMNS).where(customers.c.userId == principal.user_id)
+    ).first()
+    return None if row is None else dict(row._mapping)
+
+
+def get_own_customer(conn: Connection, principal: Principal | None) -> Customer:
+    row = find_own_customer(conn, principal)
+    if row is None:
+        raise NotFound("You have no customer record yet")
+    return row
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def _check_references(conn: Connection, values: Mapping[str, Any]) -> None:
+    """`userId` must be a user; `assignedTo` an active super_admin (SPEC §12)."""
+    errors: dict[str, str] = {}
+    if "userId" in values:
+        exists = conn.execute(select(users.c.id).where(users.c.id == values["userId"])).first()
+        if exists is None:
+            errors["userId"] = "no user has this id"
+    assignee = values.get("assignedTo")
+    if assignee is not None:
+        row = conn.execute(
+            select(users.c.role, users.c.status).where(users.c.id == assignee)
+        ).first()
+        if row is None or row.role != "super_admin" or row.status != "active":
+            errors["assignedTo"] = "must be an active staff user (super_admin)"
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def _check_email_free(conn: Connection, email: str | None, *, except_id: str | None) -> None:
+    """The seed's duplicate-email check; the unique index makes it race-free behind this."""
+    if email is None:
+        return
+    query = select(customers.c.id).where(func.lower(customers.c.email) == email.lower())
+    if except_id is not None:
+        query = query.where(customers.c.id != except_id)
+    if conn.execute(query).first() is not None:
+        message = "A customer with this email already exists"
+        raise Conflict(message, fields={"email": message})
+
+
+def _sync_tags(conn: Connection, customer_id: str, metadata: str | None) -> None:
+    conn.execute(delete(customer_tags).where(customer_tags.c.customerId == customer_id))
+    tags = tag_rules.get_customer_tags(metadata)
+    if tags:
+        conn.execute(
+            insert(customer_tags),
+            [{"customerId": customer_id, "tag": t, "tagKey": tag_rules.tag_key(t)} for t in tags],
+        )
+
+
+def _prefill_from_account(conn: Connection, owner_id: str, data: dict[str, Any]) -> None:
+    """A user's create without name/email takes them from the account (SPEC §6, §12)."""
+    if data.get("name") and "email" in data:
+        return
+    account = conn.execute(
+        select(users.c.name, users.c.email).where(users.c.id == owner_id)
+    ).first()
+    if account is None:
+        return
+    if not data.get("name") and account.name:
+        data["name"] = account.name
+    if "email" not in data and account.email:
+        data["email"] = account.email
+
+
+def create_customer(
+    conn: Connection, principal: Principal | None, data: Mapping[str, Any]
+) -> Customer:
+    """The seed's createCustomer: one record per user, valid unique email, defaults, audit."""
+    principal = require_authenticated(principal)
+    data = dict(data)
+    record_id = data.pop("$id", None)
+    assert_can_set_customer_fields(principal, data, creating=True)
+    if "userId" not in data and not principal.is_staff:
+        data["userId"] = principal.id
+    if data.get("userId") is None:
+        raise ValidationFailed({"userId": "required: the user who owns this record"})
+    if not isinstance(data["userId"], str) or not is_valid_id(data["userId"]):
+        raise ValidationFailed({"userId": "must be a user id"})
+    assert_can_create_for(principal, data["userId"])
+    if not principal.is_staff:
+        _prefill_from_account(conn, data["userId"], data)
+    if record_id is not None and (not isinstance(record_id, str) or not is_valid_id(record_id)):
+        raise ValidationFailed({"$id": "1-36 characters of a-z A-Z 0-9 . _ -, not starting "
+                                "with . _ or -"})  # fmt: skip
+
+    settings = settings_of(conn)
+    values = validate_customer(data, default_region=settings.default_region)
+    _check_references(conn, values)
+    existing = conn.execute(
+        select(customers.c.id).where(customers.c.userId == values["userId"])
+    ).first()
+    if existing is not None:
+        message = "This user already has a customer record"
+        raise Conflict(message, fields={"userId": message})
+    _check_email_free(conn, values.get("email"), except_id=None)
+
+    now = utcnow()
+    row = {
+        **values,
+        "id": record_id or new_id(),
+        "createdAt": now,
+        "updatedAt": now,
+        "version": 1,
+        "createdBy": principal.user_id,
+        "updatedBy": None,
+        **derive_customer_columns(values, default_region=settings.default_region),
+    }
+    with unique_conflicts(UNIQUE_MESSAGES):
+        conn.execute(insert(customers), [row])
+    _sync_tags(conn, row["id"], row.get("metadata"))
+    created = {k: v for k, v in values.items() if v is not None}
+    audit.record(
+        conn,
+        principal,
+        "customer.created",
+        entity_type="customer",
+        entity_id=row["id"],
+        changes=audit.diff({}, created),
+    )
+    return get_customer(conn, principal, row["id"])
+
+
+def _load_for_write(
+    conn: Connection, principal: Principal, customer_id: str, expected_version: int | None
+) -> Customer:
+    row = get_customer(conn, principal, customer_id)
+    if expected_version is not None and row["version"] != expected_version:
+        raise PreconditionFailed("The record changed since you read it")
+    return row
+
+
+def _apply_changes(
+    conn: Connection,
+    principal: Principal,
+    current: Customer,
+    changes: Mapping[str, Any],
+    *,
+    action: str,
+    reason: str | None = None,
+) -> Customer:
+    """Write the fields that really differ, bump the version, audit once; no-op if none."""
+    changed = {k: v for k, v in changes.items() if current.get(k) != v}
+    if not changed:
+        return current
+    settings = settings_of(conn)
+    merged = {**current, **changed}
+    derived = derive_customer_columns(merged, default_region=settings.default_region)
+    with unique_conflicts(UNIQUE_MESSAGES):
+        conn.execute(
+            update(customers)
+            .where(customers.c.id == current["id"])
+            .values(
+                **changed,
+                **derived,
+                updatedAt=utcnow(),
+                updatedBy=principal.user_id,
+                version=current["version"] + 1,
+            )
+        )
+    if "metadata" in changed:
+        _sync_tags(conn, current["id"], changed["metadata"])
+    audit.record(
+        conn,
+        principal,
+        action,
+        entity_type="customer",
+        entity_id=current["id"],
+        changes=audit.diff(current, changed),
+        reason=reason,
+    )
+    return get_customer(conn, principal, current["id"])
+
+
+def _action_for(changed: Mapping[str, Any]) -> str:
+    if "status" in changed:
+        return "customer.status_changed"
+    if set(changed) == {"assignedTo"}:
+        return "customer.assigned"
+    return "customer.updated"
+
+
+def update_customer(
+    conn: Connection,
+    principal: Principal | None,
+    customer_id: str,
+    data: Mapping[str, Any],
+    *,
+    expected_version: int | None = None,
+) -> Customer:
+    """Partial update (PATCH): only the keys sent; `updatedBy` set; one audit row."""
+    principal = require_authenticated(principal)
+    current = _load_for_write(conn, principal, customer_id, expected_version)
+    assert_can_set_customer_fields(principal, data, creating=False)
+    settings = settings_of(conn)
+    values = validate_customer(data, current=current, default_region=settings.default_region)
+    changed = {k: v for k, v in values.items() if current.get(k) != v}
+    _check_references(conn, {k: v for k, v in changed.items() if k == "assignedTo"})
+    if "email" in changed:
+        _check_email_free(conn, changed["email"], except_id=customer_id)
+    reason = None
+    if "status" in changed and changed.get("metadata"):
+        reason = orjson.loads(changed["metadata"]).get("statusChangeReason")
+    return _apply_changes(
+        conn, principal, current, changed, action=_action_for(changed), reason=reason
+    )
+
+
+def change_status(
+    conn: Connection,
+    principal: Principal | None,
+    customer_id: str,
+    status: str,
+    *,
+    reason: str | None = None,
+    expected_version: int | None = None,
+) -> Customer:
+    """The seed's updateCustomerStatus: staff only; the reason merged into metadata.
+
+    A change to the current status is a no-op (SPEC §12): no write, no audit row.
+    """
+    principal = require_staff(principal)
+    current = _load_for_write(conn, principal, customer_id, expected_version)
+    settings = settings_of(conn)
+    values = validate_customer({"status": status}, current=current)
+    if values["status"] == current["status"]:
+        return current
+    if reason is not None and not isinstance(reason, str):
+        raise ValidationFailed({"reason": "must be text"})
+    reason = (reason or "").strip() or None
+    metadata = orjson.loads(current["metadata"] or "{}")
+    metadata.pop("statusChangeReason", None)
+    if reason is not None:
+        metadata["statusChangeReason"] = reason
+    metadata["statusChangedAt"] = format_datetime(utcnow())
+    metadata["statusChangedBy"] = principal.id
+    values = validate_customer(
+        {"status": values["status"], "metadata": metadata},
+        current=current,
+        default_region=settings.default_region,
+    )
+    return _apply_changes(
+        conn, principal, current, values, action="customer.status_changed", reason=reason
+    )
+
+
+def record_contact(
+    conn: Connection,
+    principal: Principal | None,
+    customer_id: str,
+    *,
+    at: datetime | str | None = None,
+) -> Customer:
+    """The seed's updateLastContact: staff only; `lastContactAt` = `at` or now."""
+    principal = require_staff(principal)
+    current = get_customer(conn, principal, customer_id)
+    values = validate_customer({"lastContactAt": at or utcnow()}, current=current)
+    return _apply_changes(conn, principal, current, values, action="customer.contacted")
+
+
+def assign_customer(
+    conn: Connection,
+    principal: Principal | None,
+    customer_id: str,
+    assignee_id: str | None,
+    *,
+    expected_version: int | None = None,
+) -> Customer:
+    """Assign to a sales rep (an active super_admin), or unassign with None. Staff only."""
+    principal = require_staff(principal)
+    current = _load_for_write(conn, principal, customer_id, expected_version)
+    values = validate_customer({"assignedTo": assignee_id}, current=current)
+    _check_references(conn, values)
+    return _apply_changes(conn, principal, current, values, action="customer.assigned")
+
+
+def set_tags(
+    conn: Connection,
+    principal: Principal | None,
+    customer_id: str,
+    tags: list[str],
+    *,
+    expected_version: int | None = None,
+) -> Customer:
+    """Replace the record's tags (the seed's setCustomerTags); owners manage their own."""
+    principal = require_authenticated(principal)
+    current = _load_for_write(conn, principal, customer_id, expected_version)
+    metadata = tag_rules.set_customer_tags(current["metadata"], tags)
+    values = validate_customer({"metadata": metadata}, current=current)
+    return _apply_changes(conn, principal, current, values, action="customer.tagged")
+
+
+def add_tag(conn: Connection, principal: Principal | None, customer_id: str, tag: str) -> Customer:
+    """The seed's addCustomerTag as a use case."""
+    current = get_customer(conn, require_authenticated(principal), customer_id)
+    return set_tags(
+        conn, principal, customer_id, [*tag_rules.get_customer_tags(current["metadata"]), tag]
+    )
+
+
+def remove_tag(
+    conn: Connection, principal: Principal | None, customer_id: str, tag: str
+) -> Customer:
+    """The seed's removeCustomerTag as a use case (case-insensitive)."""
+    current = get_customer(conn, require_authenticated(principal), customer_id)
+    metadata = tag_rules.remove_customer_tag(current["metadata"], tag)
+    return set_tags(conn, principal, customer_id, tag_rules.get_customer_tags(metadata))
+
+
+def delete_customer(
+    conn: Connection,
+    principal: Principal | None,
+    customer_id: str,
+    *,
+    expected_version: int | None = None,
+) -> None:
+    """Delete a record; its notes, interactions and tags go with it (ON DELETE CASCADE)."""
+    principal = require_authenticated(principal)
+    current = _load_for_write(conn, principal, customer_id, expected_version)
+    conn.execute(delete(customers).where(customers.c.id == customer_id))
+    audit.record(
+        conn,
+        principal,
+        "customer.deleted",
+        entity_type="customer",
+        entity_id=customer_id,
+        changes={"name": {"from": current["name"], "to": None}},
+    )

@@ -1,0 +1,31 @@
+"""Password hashing: argon2id (m=64 MiB, t=3, p=4), with a bound on concurrent hashing so that
+a burst of logins cannot exhaust memory (64 MiB each)."""
+
+from __future__ import annotations
+
+import threading
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+_hasher = PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=4)
+_slots = threading.BoundedSemaphore(4)
+# Verified against when the account does not exist, so both answers take as long.
+_DUMMY_HASH = _hasher.hash("clientbook-timing-equaliser")
+
+
+def hash_password(password: str) -> str:
+    with _slots:
+        return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    with _slots:
+        try:
+            return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+        except (VerificationError, InvalidHashError):
+            return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return _hasher.check_needs_rehash(password_hash)
