@@ -51,7 +51,8 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def postgres_url(worker_id: str) -> Iterator[str]:
     assert POSTGRES_URL
-    schema = f"clientbook_test_{worker_id}"
+    # The pid keeps concurrent runs on one machine out of each other's way.
+    schema = f"clientbook_test_{worker_id}_{os.getpid()}"
     admin = create_engine(normalise_url(POSTGRES_URL))
     with admin.begin() as conn:
         conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from clientbook import __version__
 from clientbook.api import errors, health
+from clientbook.api.auth import router as auth_router
 from clientbook.config import Settings
 from clientbook.services.runtime import Database, open_database
 
@@ -34,4 +35,5 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.state.settings = database.settings
     errors.install(app)
     app.include_router(health.router)
+    app.include_router(auth_router)
     return app

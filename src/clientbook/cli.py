@@ -17,6 +17,7 @@ from rich.table import Table
 from clientbook.access import SYSTEM
 from clientbook.config import Settings
 from clientbook.domain import errors
+from clientbook.services import auth as auth_service
 from clientbook.services import users as user_service
 from clientbook.services.passwords import hash_password
 from clientbook.services.runtime import Database, bootstrap_admin, open_database, upgrade_schema
@@ -26,6 +27,8 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+apikeys_app = typer.Typer(help="API keys for integrators.", no_args_is_help=True)
+app.add_typer(apikeys_app, name="apikeys")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -184,6 +187,54 @@ def users_set_role(
 
     changed = _with_db(change)
     console.print(f"{changed['email']} is now {changed['role']}.")
+
+
+def _when(value: Any) -> str:
+    return value.isoformat(timespec="seconds") if value is not None else ""
+
+
+@apikeys_app.command("create")
+def apikeys_create(name: Annotated[str, typer.Option(help="What the key is for.")]) -> None:
+    """Create an API key (acts as staff) and print it once: it cannot be shown again."""
+
+    def create(db: Database) -> auth_service.IssuedApiKey:
+        with db.transaction() as conn:
+            return auth_service.create_api_key(conn, SYSTEM, name=name)
+
+    issued = _with_db(create)
+    err_console.print(
+        f"Created API key {issued.key['id']} ({issued.key['name']}). Store it now: "
+        "it is shown only once. Send it as `Authorization: Bearer <key>` or `X-API-Key`."
+    )
+    # The key alone on standard output, so that scripts can capture it.
+    print(issued.secret)
+
+
+@apikeys_app.command("list")
+def apikeys_list() -> None:
+    """List API keys (never the keys themselves: only their visible prefix)."""
+
+    def rows(db: Database) -> list[dict[str, Any]]:
+        with db.read() as conn:
+            return auth_service.list_api_keys(conn, SYSTEM)
+
+    table = Table("id", "name", "prefix", "created", "last used", "revoked")
+    for row in _with_db(rows):
+        table.add_row(row["id"], row["name"], row["prefix"], _when(row["createdAt"]),
+                      _when(row["lastUsedAt"]), _when(row["revokedAt"]))  # fmt: skip
+    console.print(table)
+
+
+@apikeys_app.command("revoke")
+def apikeys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id.")]) -> None:
+    """Revoke an API key for good; requests with it get 401 from now on."""
+
+    def revoke(db: Database) -> dict[str, Any]:
+        with db.transaction() as conn:
+            return auth_service.revoke_api_key(conn, SYSTEM, key_id)
+
+    key = _with_db(revoke)
+    console.print(f"Revoked API key {key['id']} ({key['name']}).")
 
 
 def main() -> None:

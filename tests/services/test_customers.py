@@ -338,8 +338,9 @@ def test_owner_deletes_their_record_and_it_is_audited(database: Database) -> Non
 
 def test_stranger_cannot_delete(database: Database) -> None:
     record = make_customer(database)
+    stranger = as_principal(make_user(database))
     with database.transaction() as conn, pytest.raises(NotFound):
-        svc.delete_customer(conn, as_principal(make_user(database)), record["id"])
+        svc.delete_customer(conn, stranger, record["id"])
 
 
 # --- the audit and the transaction ----------------------------------------------------------

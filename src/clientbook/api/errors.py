@@ -56,7 +56,7 @@ def error_body(code: str, message: str, fields: dict[str, str] | None = None) ->
 def status_of(exc: errors.DomainError) -> int:
     for kind in type(exc).__mro__:
         if kind in STATUS:
-            return STATUS[kind]  # type: ignore[index]
+            return STATUS[kind]
     return 400
 
 

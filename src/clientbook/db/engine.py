@@ -8,6 +8,7 @@ while reads use a pool of read-only connections. On PostgreSQL one pool serves b
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -70,6 +71,7 @@ class Database:
 
     def __init__(self, settings: Settings, *, read_pool_size: int = 8) -> None:
         self.settings = settings
+        self._local = threading.local()
         self.url = normalise_url(settings.database_url)
         self.dialect = "sqlite" if self.url.startswith("sqlite") else "postgresql"
         if self.dialect == "sqlite":
@@ -96,9 +98,16 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """One unit of work: commits when the block ends, rolls back on any exception."""
-        with self.writer.connect() as conn, conn.begin():
-            conn.info["settings"] = self.settings
-            yield conn
+        if getattr(self._local, "writing", False) and self.is_sqlite:
+            # The one writer is already held by this thread: waiting would deadlock.
+            raise RuntimeError("nested write transaction on the SQLite writer")
+        self._local.writing = True
+        try:
+            with self.writer.connect() as conn, conn.begin():
+                conn.info["settings"] = self.settings
+                yield conn
+        finally:
+            self._local.writing = False
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -7,6 +7,8 @@ fields map to `id`, `seq` (`$sequence`), `createdAt` and `updatedAt`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -55,7 +57,7 @@ def _system_columns() -> list[Column]:
     ]
 
 
-def _sized(name: str, size: int, **kwargs: object) -> Column:
+def _sized(name: str, size: int, **kwargs: Any) -> Column:
     """A text column whose size the database checks too (SQLite ignores VARCHAR sizes)."""
     return Column(name, String(size), info={"checked_length": size}, **kwargs)
 

@@ -26,10 +26,17 @@ from clientbook.access import (
 from clientbook.db.tables import customer_tags, customers, users
 from clientbook.domain import tags as tag_rules
 from clientbook.domain.customers import derive_customer_columns, validate_customer
-from clientbook.domain.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
+from clientbook.domain.errors import (
+    BadQuery,
+    Conflict,
+    NotFound,
+    PreconditionFailed,
+    ValidationFailed,
+)
 from clientbook.domain.ids import is_valid_id, new_id
 from clientbook.domain.timestamps import format_datetime, utcnow
 from clientbook.services import audit
+from clientbook.services import users as user_service
 from clientbook.services.records import present, settings_of, unique_conflicts
 
 # The seed's TypeScript `Customer` interface, in its order.
@@ -419,3 +426,56 @@ def delete_customer(
         entity_id=customer_id,
         changes={"name": {"from": current["name"], "to": None}},
     )
+
+
+# --- presenting ------------------------------------------------------------------------------
+
+RELATIONS = ("userId", "assignedTo", "createdBy", "updatedBy")
+
+
+def parse_expand(value: str | None) -> tuple[str, ...]:
+    """`?expand=userId,assignedTo`: the relations to populate as user objects."""
+    if not value:
+        return ()
+    names = tuple(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
+    unknown = [n for n in names if n not in RELATIONS]
+    if unknown:
+        raise BadQuery(
+            f"Cannot expand {', '.join(unknown)}",
+            fields={"expand": f"one or more of {', '.join(RELATIONS)}"},
+        )
+    return names
+
+
+def present_customers(
+    conn: Connection,
+    rows: list[Mapping[str, Any]],
+    *,
+    expand: tuple[str, ...] = (),
+    parse_json: bool = False,
+) -> list[dict[str, Any]]:
+    """Public objects for rows, with `expand`ed relations and, if asked, parsed JSON fields."""
+    out = [present_customer(row) for row in rows]
+    if parse_json:
+        for item in out:
+            for field in ("notes", "metadata"):
+                if item[field] is not None:
+                    item[field] = orjson.loads(item[field])
+    if expand:
+        ids = {item[f] for item in out for f in expand if item[f] is not None}
+        people = {user["$id"]: user for user in user_service.present_users(conn, ids)}
+        for item in out:
+            for field in expand:
+                if item[field] is not None:
+                    item[field] = people.get(item[field], item[field])
+    return out
+
+
+def check_body_keys(
+    data: Mapping[str, Any], allowed: tuple[str, ...], *, required: tuple[str, ...] = ()
+) -> None:
+    """Unknown keys are named, never silently dropped (SPEC §12); missing ones too."""
+    errors = {key: "unknown field" for key in data if key not in allowed}
+    errors.update({key: "required" for key in required if key not in data})
+    if errors:
+        raise ValidationFailed(errors)

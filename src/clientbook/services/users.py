@@ -7,7 +7,7 @@ SQLite writer is never held while hashing): callers pass `password_hash` from `h
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -34,6 +34,12 @@ User = dict[str, Any]
 
 def present_user(row: Mapping[str, Any]) -> dict[str, Any]:
     return present(row, PUBLIC_COLUMNS)
+
+
+def present_users(conn: Connection, ids: Iterable[str]) -> list[dict[str, Any]]:
+    """Public objects of the given users (for `?expand=`), in no particular order."""
+    rows = conn.execute(select(*_READ_COLUMNS).where(users.c.id.in_(list(ids)))).mappings()
+    return [present_user(dict(row)) for row in rows]
 
 
 def get_user(conn: Connection, user_id: str) -> User:

@@ -1,0 +1,211 @@
+"""`/api/customers`: thin routes over services.customers (SPEC §2, §5, §6, §7).
+
+Short reads run inline on the event loop (PERFORMANCE.md: the thread-pool hop costs two thirds
+of the throughput of a primary-key read); writes run in the thread pool, since they may wait
+for the single SQLite writer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from clientbook.access import Principal
+from clientbook.api.deps import get_principal
+from clientbook.api.http import JSONBytes, expected_version, json_object
+from clientbook.api.schemas import CUSTOMER_BODY, CUSTOMER_RESPONSES, body_doc
+from clientbook.services import customers as svc
+from clientbook.services.runtime import Database
+
+router = APIRouter(prefix="/api/customers", tags=["customers"])
+
+ExpandParam = Query(
+    None, description="Relations to populate as user objects: userId,assignedTo,createdBy,updatedBy"
+)
+ParseParam = Query(None, description="`json` returns notes and metadata as objects")
+
+
+def _db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def _one(
+    db: Database, row: dict[str, Any], *, expand: str | None, parse: str | None, status: int = 200
+) -> JSONBytes:
+    with db.read() as conn:
+        body = svc.present_customers(
+            conn, [row], expand=svc.parse_expand(expand), parse_json=parse == "json"
+        )[0]
+    headers = {"ETag": svc.etag(row)}
+    if status == 201:
+        headers["Location"] = f"/api/customers/{row['id']}"
+    return JSONBytes(body, status_code=status, headers=headers)
+
+
+@router.get("/me", responses=CUSTOMER_RESPONSES)
+async def read_my_customer(
+    request: Request,
+    principal: Principal | None = Depends(get_principal),
+    expand: str | None = ExpandParam,
+    parse: str | None = ParseParam,
+) -> JSONBytes:
+    """The caller's own customer record (404 until they create it)."""
+    db = _db(request)
+    with db.read() as conn:
+        row = svc.get_own_customer(conn, principal)
+    return _one(db, row, expand=expand, parse=parse)
+
+
+@router.get("/{customer_id}", responses=CUSTOMER_RESPONSES)
+async def read_customer(
+    customer_id: str,
+    request: Request,
+    principal: Principal | None = Depends(get_principal),
+    expand: str | None = ExpandParam,
+    parse: str | None = ParseParam,
+) -> JSONBytes:
+    """One record; someone else's is 404 for a user (its existence is not revealed)."""
+    db = _db(request)
+    with db.read() as conn:
+        row = svc.get_customer(conn, principal, customer_id)
+    return _one(db, row, expand=expand, parse=parse)
+
+
+@router.post("", status_code=201, responses=CUSTOMER_RESPONSES, openapi_extra=CUSTOMER_BODY)
+async def create_customer(
+    request: Request, principal: Principal | None = Depends(get_principal)
+) -> JSONBytes:
+    """The seed's createCustomer: a user creates their one record, staff one for any user."""
+    data = await json_object(request)
+    db = _db(request)
+
+    def work() -> dict[str, Any]:
+        with db.transaction() as conn:
+            return svc.create_customer(conn, principal, data)
+
+    return _one(db, await run_in_threadpool(work), expand=None, parse=None, status=201)
+
+
+@router.patch("/{customer_id}", responses=CUSTOMER_RESPONSES, openapi_extra=CUSTOMER_BODY)
+async def update_customer(
+    customer_id: str, request: Request, principal: Principal | None = Depends(get_principal)
+) -> JSONBytes:
+    """Partial update; `If-Match` with the ETag answers 412 when the record changed."""
+    data = await json_object(request)
+    version = expected_version(request, customer_id)
+    db = _db(request)
+
+    def work() -> dict[str, Any]:
+        with db.transaction() as conn:
+            return svc.update_customer(conn, principal, customer_id, data, expected_version=version)
+
+    return _one(db, await run_in_threadpool(work), expand=None, parse=None)
+
+
+@router.delete("/{customer_id}", status_code=204, responses={204: {"description": "Deleted"}})
+async def delete_customer(
+    customer_id: str, request: Request, principal: Principal | None = Depends(get_principal)
+) -> Response:
+    """Delete the record with its notes and interactions."""
+    version = expected_version(request, customer_id)
+    db = _db(request)
+
+    def work() -> None:
+        with db.transaction() as conn:
+            svc.delete_customer(conn, principal, customer_id, expected_version=version)
+
+    await run_in_threadpool(work)
+    return Response(status_code=204)
+
+
+async def _action(
+    request: Request, customer_id: str, principal: Principal | None, action: Any
+) -> JSONBytes:
+    """Run a record action (status, tags, contact, assignment) in one write transaction."""
+    data = await json_object(request, required=False)
+    version = expected_version(request, customer_id)
+    db = _db(request)
+
+    def work() -> dict[str, Any]:
+        with db.transaction() as conn:
+            result: dict[str, Any] = action(conn, data, version)
+            return result
+
+    return _one(db, await run_in_threadpool(work), expand=None, parse=None)
+
+
+@router.put(
+    "/{customer_id}/status",
+    responses=CUSTOMER_RESPONSES,
+    openapi_extra=body_doc({"status": {"type": "string"}, "reason": {"type": "string"}}),
+)
+async def change_status(
+    customer_id: str, request: Request, principal: Principal | None = Depends(get_principal)
+) -> JSONBytes:
+    """The seed's updateCustomerStatus (staff): `{status, reason?}`."""
+
+    def act(conn: Any, data: dict[str, Any], version: int | None) -> dict[str, Any]:
+        svc.check_body_keys(data, ("status", "reason"), required=("status",))
+        return svc.change_status(
+            conn, principal, customer_id, data["status"], reason=data.get("reason"),
+            expected_version=version,
+        )  # fmt: skip
+
+    return await _action(request, customer_id, principal, act)
+
+
+@router.put(
+    "/{customer_id}/tags",
+    responses=CUSTOMER_RESPONSES,
+    openapi_extra=body_doc({"tags": {"type": "array", "items": {"type": "string"}}}),
+)
+async def set_tags(
+    customer_id: str, request: Request, principal: Principal | None = Depends(get_principal)
+) -> JSONBytes:
+    """Replace the record's tags: `{tags: [...]}` (owners manage their own)."""
+
+    def act(conn: Any, data: dict[str, Any], version: int | None) -> dict[str, Any]:
+        svc.check_body_keys(data, ("tags",), required=("tags",))
+        return svc.set_tags(conn, principal, customer_id, data["tags"], expected_version=version)
+
+    return await _action(request, customer_id, principal, act)
+
+
+@router.post(
+    "/{customer_id}/contact",
+    responses=CUSTOMER_RESPONSES,
+    openapi_extra=body_doc({"at": {"type": "string", "format": "date-time"}}, required=False),
+)
+async def record_contact(
+    customer_id: str, request: Request, principal: Principal | None = Depends(get_principal)
+) -> JSONBytes:
+    """The seed's updateLastContact (staff): `{at?}`, default now."""
+
+    def act(conn: Any, data: dict[str, Any], _version: int | None) -> dict[str, Any]:
+        svc.check_body_keys(data, ("at",))
+        return svc.record_contact(conn, principal, customer_id, at=data.get("at"))
+
+    return await _action(request, customer_id, principal, act)
+
+
+@router.put(
+    "/{customer_id}/assignment",
+    responses=CUSTOMER_RESPONSES,
+    openapi_extra=body_doc({"assignedTo": {"type": ["string", "null"]}}),
+)
+async def assign(
+    customer_id: str, request: Request, principal: Principal | None = Depends(get_principal)
+) -> JSONBytes:
+    """Assign to a sales rep (an active super_admin) or unassign with null (staff)."""
+
+    def act(conn: Any, data: dict[str, Any], version: int | None) -> dict[str, Any]:
+        svc.check_body_keys(data, ("assignedTo",), required=("assignedTo",))
+        return svc.assign_customer(
+            conn, principal, customer_id, data["assignedTo"], expected_version=version
+        )
+
+    return await _action(request, customer_id, principal, act)

@@ -1,0 +1,167 @@
+"""What interactions and notes share (SPEC §5): both hang off a customer, both have a
+`visibility`, and the rules for who sees and changes them are the same.
+
+* Staff see and manage every item, `shared` and `internal`.
+* An owner sees the `shared` items of their own record (internal ones are simply absent), and
+  creates, edits and deletes only the `shared` items they wrote themselves; asking for an
+  `internal` one is 403.
+* Anyone else gets 404: the customer is not visible to them at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Table, delete, insert, select, update
+
+from clientbook.access import Principal, require_authenticated
+from clientbook.db.tables import customers
+from clientbook.domain.errors import Forbidden, NotFound, ValidationFailed
+from clientbook.domain.ids import is_valid_id, new_id
+from clientbook.domain.timestamps import utcnow
+from clientbook.services import audit
+from clientbook.services import customers as customer_service
+from clientbook.services.records import present, unique_conflicts
+
+Item = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ItemKind:
+    """One kind of customer item: its table, validation, public columns and audit names."""
+
+    table: Table
+    entity: str  # "interaction" | "note"
+    label: str  # for messages: "Interaction" | "Note"
+    columns: tuple[str, ...]
+    validate: Callable[..., dict[str, Any]]
+    tracks_updated_by: bool
+
+    def present(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        return present(row, self.columns)
+
+
+def _forbid_internal(principal: Principal, values: Mapping[str, Any]) -> None:
+    if not principal.is_staff and values.get("visibility") == "internal":
+        raise Forbidden(
+            "Only staff may keep internal items",
+            fields={"visibility": "only staff may use internal"},
+        )
+
+
+def visible_clause(kind: ItemKind, principal: Principal) -> Any:
+    """The items this principal may read (owners: shared items of their own record)."""
+    table = kind.table
+    if principal.is_staff:
+        return None
+    own_records = select(customers.c.id).where(customers.c.userId == principal.id)
+    return table.c.customerId.in_(own_records) & (table.c.visibility == "shared")
+
+
+def get_item(conn: Connection, kind: ItemKind, principal: Principal | None, item_id: str) -> Item:
+    principal = require_authenticated(principal)
+    query = select(kind.table).where(kind.table.c.id == item_id)
+    clause = visible_clause(kind, principal)
+    if clause is not None:
+        query = query.where(clause)
+    row = conn.execute(query).first()
+    if row is None:
+        raise NotFound(f"{kind.label} not found")
+    return dict(row._mapping)
+
+
+def _assert_can_change(kind: ItemKind, principal: Principal, item: Item) -> None:
+    if not principal.is_staff and item["createdBy"] != principal.id:
+        raise Forbidden(f"You can only change {kind.entity}s you wrote yourself")
+
+
+def create_item(
+    conn: Connection,
+    kind: ItemKind,
+    principal: Principal | None,
+    customer_id: str,
+    data: Mapping[str, Any],
+) -> tuple[Item, dict[str, Any]]:
+    """Insert an item for a visible customer; returns the row and the customer it belongs to."""
+    principal = require_authenticated(principal)
+    customer = customer_service.get_customer(conn, principal, customer_id)
+    data = dict(data)
+    item_id = data.pop("$id", None)
+    if item_id is not None and (not isinstance(item_id, str) or not is_valid_id(item_id)):
+        raise ValidationFailed({"$id": "1-36 characters of a-z A-Z 0-9 . _ -"})
+    values = kind.validate(data)
+    _forbid_internal(principal, values)
+    now = utcnow()
+    row = {
+        **values,
+        "id": item_id or new_id(),
+        "customerId": customer_id,
+        "createdAt": now,
+        "updatedAt": now,
+        "createdBy": principal.user_id,
+    }
+    if kind.tracks_updated_by:
+        row["updatedBy"] = None
+    taken = ("$id", "This id is already used")
+    with unique_conflicts({f"{kind.table.name}.id": taken, f"uq_{kind.table.name}_id": taken}):
+        conn.execute(insert(kind.table), [row])
+    audit.record(
+        conn,
+        principal,
+        f"{kind.entity}.created",
+        entity_type=kind.entity,
+        entity_id=row["id"],
+        changes={"customerId": {"from": None, "to": customer_id}, **audit.diff({}, values)},
+    )
+    return get_item(conn, kind, principal, row["id"]), customer
+
+
+def update_item(
+    conn: Connection,
+    kind: ItemKind,
+    principal: Principal | None,
+    item_id: str,
+    data: Mapping[str, Any],
+) -> Item:
+    principal = require_authenticated(principal)
+    current = get_item(conn, kind, principal, item_id)
+    _assert_can_change(kind, principal, current)
+    values = kind.validate(data, current=current)
+    _forbid_internal(principal, values)
+    changed = {k: v for k, v in values.items() if current.get(k) != v}
+    if not changed:
+        return current
+    extra = {"updatedBy": principal.user_id} if kind.tracks_updated_by else {}
+    conn.execute(
+        update(kind.table)
+        .where(kind.table.c.id == item_id)
+        .values(**changed, **extra, updatedAt=utcnow())
+    )
+    audit.record(
+        conn,
+        principal,
+        f"{kind.entity}.updated",
+        entity_type=kind.entity,
+        entity_id=item_id,
+        changes=audit.diff(current, changed),
+    )
+    return get_item(conn, kind, principal, item_id)
+
+
+def delete_item(
+    conn: Connection, kind: ItemKind, principal: Principal | None, item_id: str
+) -> None:
+    principal = require_authenticated(principal)
+    current = get_item(conn, kind, principal, item_id)
+    _assert_can_change(kind, principal, current)
+    conn.execute(delete(kind.table).where(kind.table.c.id == item_id))
+    audit.record(
+        conn,
+        principal,
+        f"{kind.entity}.deleted",
+        entity_type=kind.entity,
+        entity_id=item_id,
+        changes={"customerId": {"from": current["customerId"], "to": None}},
+    )
