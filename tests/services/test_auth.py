@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import func, select, update
-from tests.factories import TEST_PASSWORD, as_principal, make_staff, make_user
 from typer.testing import CliRunner
 
 from clientbook.access import SYSTEM, Principal
@@ -35,6 +34,7 @@ from clientbook.services import users as user_service
 from clientbook.services.auth import accounts, throttle
 from clientbook.services.auth.credentials import TOUCH_INTERVAL
 from clientbook.services.passwords import needs_rehash, verify_password
+from tests.factories import TEST_PASSWORD, as_principal, make_staff, make_user
 
 ORIGIN = auth.ANONYMOUS.with_request(request_id="req-1", ip="203.0.113.7", user_agent="pytest")
 NEW_PASSWORD = "a different good password"

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
-from tests.factories import as_principal, make_customer, make_staff, make_user
 
 from clientbook.access import SYSTEM
 from clientbook.db.engine import Database
@@ -15,7 +14,7 @@ from clientbook.domain.errors import Forbidden, NotFound, ValidationFailed
 from clientbook.domain.timestamps import format_datetime, utcnow
 from clientbook.services import customers as customer_service
 from clientbook.services import interactions, notes
-
+from tests.factories import as_principal, make_customer, make_staff, make_user
 
 CALL = {"type": "call", "subject": "Intro call"}
 

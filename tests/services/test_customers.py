@@ -7,7 +7,6 @@ from typing import Any
 import orjson
 import pytest
 from sqlalchemy import func, select
-from tests.factories import as_principal, make_customer, make_staff, make_user
 
 from clientbook.access import SYSTEM, Principal
 from clientbook.db.engine import Database
@@ -21,6 +20,7 @@ from clientbook.domain.errors import (
     ValidationFailed,
 )
 from clientbook.services import customers as svc
+from tests.factories import as_principal, make_customer, make_staff, make_user
 
 API_KEY = Principal(kind="api_key", id="key1", role="super_admin")
 

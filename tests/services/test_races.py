@@ -8,13 +8,13 @@ from collections import Counter
 from collections.abc import Callable
 
 from sqlalchemy import func, select
-from tests.factories import make_user
 
 from clientbook.access import SYSTEM
 from clientbook.db.engine import Database
 from clientbook.db.tables import customers
 from clientbook.domain.errors import Conflict
 from clientbook.services import customers as svc
+from tests.factories import make_user
 
 ATTEMPTS = 8
 
