@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.factories import make_staff, make_user
 
 from clientbook.access import SYSTEM
 from clientbook.app import create_app
 from clientbook.db.engine import Database
 from clientbook.services import auth
+from tests.factories import make_staff, make_user
 
 
 class Api(TestClient):

@@ -7,13 +7,11 @@ not appear, and the audit rows written.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 from sqlalchemy import select, update
-from tests.api.conftest import Api
-from tests.factories import TEST_PASSWORD, make_customer, make_staff, make_user
 
 from clientbook.access import SYSTEM
 from clientbook.db.engine import Database
@@ -21,6 +19,10 @@ from clientbook.db.tables import audit_logs, sessions, users
 from clientbook.domain.timestamps import utcnow
 from clientbook.services import auth
 from clientbook.services.auth import throttle
+from tests.factories import TEST_PASSWORD, make_customer, make_staff, make_user
+
+if TYPE_CHECKING:
+    from tests.api.conftest import Api
 
 NEW_PASSWORD = "a different good password"
 
@@ -108,10 +110,10 @@ def test_signup_with_a_used_email_is_409_naming_email(api: Api) -> None:
     assert set(response.json()["error"]["fields"]) == {"email"}
 
 
-def test_secure_cookie_over_https(database: Database) -> None:
-    make_user(database, email="tls@example.com")
-    with Api(database, base_url="https://testserver") as client:
-        response = login(client, "tls@example.com")
+def test_secure_cookie_over_https(api: Api) -> None:
+    make_user(api.db, email="tls@example.com")
+    api.base_url = httpx.URL("https://testserver")
+    response = login(api, "tls@example.com")
     assert response.status_code == 200
     assert "Secure" in response.headers["set-cookie"]
 

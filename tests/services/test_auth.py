@@ -285,6 +285,16 @@ def test_success_resets_the_account_counter_but_not_the_address_counter(
     assert isinstance(failed_login(database, "forgetful@example.com"), Unauthenticated)
 
 
+def test_stale_counters_are_pruned_and_live_ones_kept(database: Database) -> None:
+    now = utcnow()
+    stale, live = throttle.account_counter("old@example.com"), throttle.address_counter("1.2.3.4")
+    with database.transaction() as conn:
+        throttle.record_failure(conn, [stale], now - throttle.WINDOW - timedelta(minutes=1))
+        throttle.record_failure(conn, [live], now)
+        throttle.prune(conn, now)
+    assert set(throttle_rows(database)) == {live.key}
+
+
 # --- sign out and password change ------------------------------------------------------------
 
 

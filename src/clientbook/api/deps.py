@@ -7,10 +7,14 @@
 
 `get_principal` resolves the first credential sent of: an API key (`X-API-Key: cbk_…` or
 `Authorization: Bearer cbk_…`), a bearer session token, the `clientbook_session` cookie; an
-unknown, expired or revoked one counts as none (and is not replaced by the next one). A cookie-authenticated POST/PUT/PATCH/DELETE must carry
-`X-CSRF-Token` (403 `csrf_failed` otherwise); header credentials are exempt, since a browser
-never adds them on its own. The lookup is one indexed SELECT, run on the event loop when it
-cannot wait (SQLite); the only write is `lastUsedAt`, at most once per credential per 5 minutes.
+unknown, expired or revoked one counts as none (and is not replaced by the next one).
+
+A cookie-authenticated POST/PUT/PATCH/DELETE must carry `X-CSRF-Token` (403 `csrf_failed`
+otherwise); header credentials are exempt, since a browser never adds them on its own. The
+check runs inside `get_principal`, so every route that asks for a principal is covered.
+
+The lookup is one indexed SELECT, run on the event loop when it cannot wait (SQLite); the only
+write is `lastUsedAt`, at most once per credential per 5 minutes, after the response.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import Annotated, TypeVar, cast
 
 from fastapi import BackgroundTasks, Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -103,7 +107,7 @@ async def get_authentication(
     """
     cached = getattr(request.state, "authentication", _UNSET)
     if cached is not _UNSET:
-        return cached  # type: ignore[return-value]
+        return cast("auth.Authentication | None", cached)
     credentials = credentials_of(request)
     found = None
     if credentials:

@@ -180,7 +180,7 @@ SYSTEM_ATTRIBUTES: Mapping[str, Field] = MappingProxyType(
         "$sequence": Field("int", minimum=0),
     }
 )
-_ACCEPTED: Final = MappingProxyType({**CUSTOMER_ATTRIBUTES, **SYSTEM_ATTRIBUTES})
+_ACCEPTED: Final = {**CUSTOMER_ATTRIBUTES, **SYSTEM_ATTRIBUTES}
 
 
 def validate_customer(
@@ -479,8 +479,10 @@ def email_key(email: str | None) -> str | None:
 
 def duplicate_name_key(name: str | None, company: str | None) -> str | None:
     """company words | sorted name words: "Mei-Ling TAN" and "Tan Mei Ling" at one company meet."""
-    company_words = _words(company) if company else []
-    name_words = _words(name) if name else []
+    return _name_key(_words(name or ""), _words(company or ""))
+
+
+def _name_key(name_words: list[str], company_words: list[str]) -> str | None:
     if not company_words or not name_words:
         return None
     return (" ".join(company_words) + "|" + " ".join(sorted(name_words)))[:320]
@@ -500,16 +502,18 @@ def derive_customer_columns(
     record: Mapping[str, Any], *, default_region: str = "MY"
 ) -> dict[str, Any]:
     """The derived columns of a (validated, complete) record: phoneNormalized, phoneValid,
-    emailKey, duplicateNameKey and searchText (word prefixes of name, email, company, and the
-    phone's E.164 and national digits)."""
-    name, email, company = record.get("name"), record.get("email"), record.get("company")
+    emailKey, duplicateNameKey and searchText (the folded words of name, email and company,
+    then the phone's E.164 and national digits; the search index matches word prefixes)."""
+    name_words = _words(record.get("name") or "")
+    company_words = _words(record.get("company") or "")
+    email = record.get("email")
     region = region_for_country(record.get("country"), default_region)
     normalized, valid, phone_digits = _phone_columns(record.get("phone"), region)
-    terms = [*_words(name or ""), *_words(email or ""), *_words(company or ""), *phone_digits]
+    terms = [*name_words, *_words(email or ""), *company_words, *phone_digits]
     return {
         "phoneNormalized": normalized,
         "phoneValid": valid,
         "emailKey": email_key(email),
-        "duplicateNameKey": duplicate_name_key(name, company),
+        "duplicateNameKey": _name_key(name_words, company_words),
         "searchText": " ".join(dict.fromkeys(terms)),
     }

@@ -54,7 +54,6 @@ NO_DEFAULT: Final = _NoDefault()
 
 def check_control_characters(text: str, *, multiline: bool = False) -> None:
     """Reject control characters; tab and newline only where `multiline` allows them."""
-    # isprintable() is a fast C scan that is True for nearly every real value.
     if not text.isprintable() and (_CONTROL_MULTILINE if multiline else _CONTROL).search(text):
         extra = " other than tab and newline" if multiline else ""
         raise FieldError(f"must not contain control characters{extra}")
@@ -67,12 +66,13 @@ def clean_text(value: Any, *, size: int | None, multiline: bool = False) -> str 
     text = value.strip()
     if not text:
         return None
+    if multiline and "\r" in text:
+        # Browsers submit textarea newlines as CRLF; store (and measure) one convention.
+        text = text.replace("\r\n", "\n")
     if size is not None and len(text) > size:
         raise FieldError(f"must be at most {size} characters")
-    if multiline and "\r" in text:
-        # Browsers submit textarea newlines as CRLF; store one newline convention.
-        text = text.replace("\r\n", "\n")
-    check_control_characters(text, multiline=multiline)
+    if not text.isprintable():  # the fast C scan first: real values nearly always pass
+        check_control_characters(text, multiline=multiline)
     return text
 
 
@@ -240,12 +240,12 @@ class Field:
     parse: Callable[[Any], Any] | None = None
     default_factory: Callable[[], Any] | None = None
 
-    _check: Callable[[Any], Any] = dataclasses.field(init=False, repr=False, compare=False)
+    check: Callable[[Any], Any] = dataclasses.field(init=False, repr=False, compare=False)
     has_default: bool = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Built once: the kind's check with the extra rule folded in, called per value.
-        object.__setattr__(self, "_check", self._build_check())
+        object.__setattr__(self, "check", self._build_check())
         has_default = self.default is not NO_DEFAULT or self.default_factory is not None
         object.__setattr__(self, "has_default", has_default)
 
@@ -263,13 +263,6 @@ class Field:
 
     def make_default(self) -> Any:
         return self.default_factory() if self.default_factory is not None else self.default
-
-    def clean(self, value: Any) -> Any:
-        """The cleaned value (None for null or empty text), or FieldError / ValidationFailed."""
-        cleaned = None if value is None else self._check(value)
-        if cleaned is None and self.required:
-            raise FieldError("is required")
-        return cleaned
 
 
 def _kind_check(field: Field) -> Callable[[Any], Any]:
@@ -294,8 +287,11 @@ def _kind_check(field: Field) -> Callable[[Any], Any]:
 
 
 def clean_record(fields: Mapping[str, Field], data: Any) -> tuple[dict[str, Any], dict[str, str]]:
-    """Clean every key of `data`; returns (cleaned values, every field error)."""
-    if not isinstance(data, Mapping):
+    """Clean every key of `data`; returns (cleaned values, every field error).
+
+    Null, or text that is empty once trimmed, is None: an error only where the field is required.
+    """
+    if type(data) is not dict and not isinstance(data, Mapping):  # the ABC check is slow
         raise ValidationFailed({"body": "must be a JSON object"})
     cleaned: dict[str, Any] = {}
     errors: dict[str, str] = {}
@@ -305,11 +301,17 @@ def clean_record(fields: Mapping[str, Field], data: Any) -> tuple[dict[str, Any]
             errors[str(key)] = "unknown field"
             continue
         try:
-            cleaned[key] = field.clean(value)
+            result = None if value is None else field.check(value)
         except FieldError as exc:
             errors[key] = exc.message
+            continue
         except ValidationFailed as exc:
             errors.update(exc.fields)
+            continue
+        if result is None and field.required:
+            errors[key] = "is required"
+        else:
+            cleaned[key] = result
     return cleaned, errors
 
 
