@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from clientbook import __version__
-from clientbook.api import errors, health
+from clientbook.api import customers, errors, health
 from clientbook.api.auth import router as auth_router
 from clientbook.config import Settings
 from clientbook.services.runtime import Database, open_database
@@ -36,4 +36,6 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     errors.install(app)
     app.include_router(health.router)
     app.include_router(auth_router)
+    # Routes under /api/customers/<word> go before the record routes that would capture them.
+    app.include_router(customers.router)
     return app

@@ -750,3 +750,8 @@ def test_country_names_and_codes_map_to_phone_regions(country: str, region: str)
 def test_unknown_country_falls_back_to_the_default_region() -> None:
     assert region_for_country("Atlantis", "SG") == "SG"
     assert region_for_country(None) == "MY"
+
+
+def test_address_is_measured_after_crlf_becomes_newline() -> None:
+    address = "a" * 250 + "\r\n" + "b" * 249
+    assert validate_customer(body(address=address))["address"] == "a" * 250 + "\n" + "b" * 249

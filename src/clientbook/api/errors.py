@@ -10,9 +10,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from clientbook.api.http import JSONBytes
 from clientbook.domain import errors
 
 log = logging.getLogger("clientbook.api")
@@ -60,13 +60,13 @@ def status_of(exc: errors.DomainError) -> int:
     return 400
 
 
-def domain_error_response(exc: errors.DomainError) -> ORJSONResponse:
+def domain_error_response(exc: errors.DomainError) -> JSONBytes:
     headers = {}
     if isinstance(exc, errors.Throttled):
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, errors.Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"
-    return ORJSONResponse(
+    return JSONBytes(
         error_body(exc.code, exc.message, exc.fields), status_code=status_of(exc), headers=headers
     )
 
@@ -81,25 +81,25 @@ def _request_validation_fields(exc: RequestValidationError) -> dict[str, str]:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.DomainError)
-    async def _domain(_request: Request, exc: errors.DomainError) -> ORJSONResponse:
+    async def _domain(_request: Request, exc: errors.DomainError) -> JSONBytes:
         return domain_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> ORJSONResponse:
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONBytes:
         fields = _request_validation_fields(exc)
         body = error_body("validation_failed", "The request is not valid", fields)
-        return ORJSONResponse(body, status_code=422)
+        return JSONBytes(body, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONBytes:
         code = HTTP_CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-        return ORJSONResponse(
+        return JSONBytes(
             error_body(code, message), status_code=exc.status_code, headers=exc.headers
         )
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> ORJSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> JSONBytes:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         body = error_body("internal_error", "Something went wrong on our side")
-        return ORJSONResponse(body, status_code=500)
+        return JSONBytes(body, status_code=500)

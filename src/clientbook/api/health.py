@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import ORJSONResponse
 
+from clientbook.api.http import JSONBytes
 from clientbook.services.runtime import readiness
 
 router = APIRouter(tags=["operations"])
@@ -18,7 +18,7 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(request: Request) -> ORJSONResponse:
+async def readyz(request: Request) -> JSONBytes:
     """The database answers and its schema is current (503 with a reason otherwise)."""
     ready, body = await run_in_threadpool(readiness, request.app.state.db)
-    return ORJSONResponse(body, status_code=200 if ready else 503)
+    return JSONBytes(body, status_code=200 if ready else 503)

@@ -177,7 +177,7 @@ SYSTEM_ATTRIBUTES: Mapping[str, Field] = MappingProxyType(
         "$id": Field("relation"),
         "$createdAt": Field("datetime"),
         "$updatedAt": Field("datetime"),
-        "$sequence": Field("int", minimum=0),
+        "$sequence": Field("int", minimum=0, maximum=2**63 - 1),
     }
 )
 _ACCEPTED: Final = {**CUSTOMER_ATTRIBUTES, **SYSTEM_ATTRIBUTES}
@@ -216,7 +216,7 @@ def _check_company(
         return
     if current is not None and "company" not in cleaned and "customerType" not in cleaned:
         return
-    merged = {**(current or {}), **cleaned}
+    merged = cleaned if current is None else {**current, **cleaned}
     customer_type = merged.get("customerType")
     if customer_type in ORGANISATION_TYPES and not merged.get("company"):
         errors["company"] = f"is required when customerType is {customer_type}"
@@ -328,7 +328,7 @@ _LENGTH_REJECTS: Final = (
 )
 
 
-def _finish_number(code: int, national: str, metadata: Any) -> PhoneNumber | None:
+def _finish_number(code: int, national: str, metadata: PhoneMetadata) -> PhoneNumber | None:
     """parse()'s last steps: strip a national prefix if what remains is a possible length."""
     _, stripped, _ = _pnu._maybe_strip_national_prefix_carrier_code(national, metadata)
     if _pnu._test_number_length(stripped, metadata) not in _LENGTH_REJECTS:

@@ -111,16 +111,16 @@ def _in(key: Key, value: object) -> Scalar | None:
             return None
         raise ValueError("null for a non-null key")
     if key.is_rank:
-        if value in TIERS and _is_int(value):
-            return int(value)  # type: ignore[call-overload]
+        if isinstance(value, int) and _is_int(value) and value in TIERS:
+            return value
         raise ValueError("bad rank")
     if key.kind is Kind.DATETIME and isinstance(value, str):
         return parse_datetime(value)
-    if key.kind is Kind.FLOAT and isinstance(value, int | float) and not isinstance(value, bool):
-        if math.isfinite(value):
-            return float(value)
-    if key.kind is Kind.INT and _is_int(value):
-        return value  # type: ignore[return-value]
+    numeric = isinstance(value, int | float) and not isinstance(value, bool)
+    if key.kind is Kind.FLOAT and numeric and math.isfinite(value):  # type: ignore[arg-type]
+        return float(value)  # type: ignore[arg-type]
+    if key.kind is Kind.INT and isinstance(value, int) and _is_int(value):
+        return value
     if key.kind is Kind.BOOL and isinstance(value, bool):
         return value
     if key.kind in (Kind.STRING, Kind.ID, Kind.ENUM) and isinstance(value, str):

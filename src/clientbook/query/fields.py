@@ -15,9 +15,9 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Column, ColumnElement, Table, func
@@ -297,7 +297,7 @@ CUSTOMERS = Resource(
     ),
     aliases={**_SYSTEM_ALIASES, "tag": "tags"},
     searchable=True,
-    hidden=frozenset({"searchText"}),
+    hidden=frozenset({"searchText", "emailKey", "duplicateNameKey"}),
 )
 
 

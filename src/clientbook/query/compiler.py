@@ -1,0 +1,495 @@
+"""The one compiler: a `ListQuery` for a `Resource` to SQLAlchemy Core, and running it.
+
+`build_list` returns a `ListPlan`: the page as one or more ordered statements (keyset segments,
+relevance tiers — see `keyset.py` and `search.py`) read in turn until the page is full, and the
+count statement when `total` is asked for. `run_list` executes it and returns a `Page` of plain
+dicts keyed by raw column names (`id`, `seq`, `createdAt`, ...), which the serialisers map.
+
+`scope` is what the principal may see (STYLE: access control is a query filter): a `Filter`
+of the query model (preferred — it also pins `needs` fields such as an interaction's
+`customerId`) or a SQL predicate on the resource's table.
+
+Search plans, by backend, when the list is ordered by relevance or `seq` (the common case):
+
+* SQLite: the FTS5 table drives (`customers JOIN customers_fts ... ORDER BY customers_fts.rowid`),
+  so rows stream from the index in creation order and reading stops after one page. The
+  composable form `seq IN (SELECT rowid ...)` materialises every match first (13 ms for a common
+  surname in 1M rows against 0.1 ms), so it is used only inside OR/NOT and under an explicit sort.
+* PostgreSQL: a GIN index cannot return rows in `seq` order, and the planner's estimates for
+  prefix queries are blind (any rare prefix is estimated at ~3,000 rows, so it picks a primary-key
+  scan that re-computes `to_tsvector` on every row: seconds for a typo). So the first
+  `PG_SEARCH_WINDOW` rows in `seq` order are scanned with the match as a filter (dense matches
+  fill the page there), and only past that window is the match forced through the GIN index
+  (a MATERIALIZED CTE), which is cheap exactly when matches are sparse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    FromClause,
+    Integer,
+    Select,
+    String,
+    case,
+    false,
+    func,
+    literal,
+    not_,
+    select,
+)
+
+from clientbook.domain.errors import BadQuery
+from clientbook.query import cursor as cursors
+from clientbook.query.fields import Resource
+from clientbook.query.keyset import Bound, Segment, segments
+from clientbook.query.model import Condition, Cursor, Filter, Group, ListQuery, Op, conjoin
+from clientbook.query.ordering import Key, Ordering, ordering_for
+from clientbook.query.predicates import check_query, compile_filter
+from clientbook.query.search import (
+    FTS_TABLE,
+    SearchTerms,
+    fts_all,
+    fts_match,
+    fts_rowids,
+    fts_starts,
+    matches,
+    name_variants,
+    parse_terms,
+    starts_with_words,
+    ts_match,
+)
+
+Scope = Filter | ColumnElement[bool] | None
+PG_SEARCH_WINDOW = 1000
+
+
+@dataclass(frozen=True)
+class SegmentPlan:
+    """One ordered statement (no LIMIT/OFFSET yet) and the relevance tier of its rows."""
+
+    tier: int | None
+    statement: Select[Any]
+    # PostgreSQL search in `seq` order: the `seq` range of the segment and a builder of the
+    # statement with the match forced through the GIN index, given one more `seq` bound.
+    seq_bounds: tuple[ColumnElement[bool], ...] = ()
+    forced: Callable[[ColumnElement[bool]], Select[Any]] | None = None
+    seq_descending: bool = False
+    seq: ColumnElement[Any] | None = None
+
+
+@dataclass(frozen=True)
+class ListPlan:
+    ordering: Ordering  # the requested order
+    segments: tuple[SegmentPlan, ...]
+    count: Select[Any] | None
+    # A before cursor: the segments read the reversed order; the rows are turned back.
+    reverse: bool = False
+
+
+@dataclass
+class Page:
+    rows: list[dict[str, Any]]
+    total: int | None
+    next_cursor: str | None
+    # The page before this one (None on the first page).
+    prev_cursor: str | None = None
+    ordering: Ordering | None = field(default=None, repr=False)
+
+
+# --- building -------------------------------------------------------------------------------
+
+
+def build_list(
+    resource: Resource, query: ListQuery, *, scope: Scope = None, dialect: str
+) -> ListPlan:
+    """Compile `query` (checked against `resource`) into the statements of one page."""
+    scope_filter = scope if isinstance(scope, Condition | Group) else None
+    check_query(resource, query, scope_filter)
+    ordering = ordering_for(resource, query)
+    position = _position(ordering, query.cursor)
+    reverse = query.cursor is not None and query.cursor.before
+    reading = ordering.reversed() if reverse else ordering
+    builder = _Builder(resource, query, scope, dialect, reading)
+    plans = tuple(builder.segment(seg) for seg in segments(reading, position))
+    count = builder.count() if query.with_total else None
+    return ListPlan(ordering, plans, count, reverse)
+
+
+def _position(ordering: Ordering, cursor: Cursor | None) -> tuple[Any, ...] | None:
+    if cursor is None:
+        return None
+    if cursor.fingerprint != ordering.fingerprint:
+        message = "this cursor belongs to a different sort order or search"
+        raise BadQuery(message, fields={"cursor": message})
+    return (*cursor.values, cursor.seq) if ordering.keys[-1].is_seq else cursor.values
+
+
+class _Builder:
+    """Builds the statements of one query; holds what every segment shares."""
+
+    def __init__(
+        self, resource: Resource, query: ListQuery, scope: Scope, dialect: str, reading: Ordering
+    ) -> None:
+        self.resource = resource
+        self.table = resource.table
+        self.dialect = dialect
+        self.reading = reading
+        residual, search_tokens = _split_search(query.where)
+        self.terms: SearchTerms | None = reading.terms
+        query_tokens = parse_terms(query.search).tokens if query.search else ()
+        self.tokens = tuple(dict.fromkeys(query_tokens + search_tokens))
+        # Tokens beyond the ranked query's own (from `search` conditions): tier 0 checks them.
+        self.extra_tokens = tuple(t for t in search_tokens if t not in query_tokens)
+        self.filters: list[ColumnElement[bool]] = []
+        if residual is not None:
+            self.filters.append(compile_filter(resource, residual, dialect))
+        if isinstance(scope, Condition | Group):
+            self.filters.append(compile_filter(resource, scope, dialect))
+        elif scope is not None:
+            self.filters.append(scope)
+        self.nothing = bool(query.search) and not query_tokens
+        if self.nothing:
+            # A search of only punctuation: matches no row (not every row).
+            self.filters.append(false())
+        self.searching = bool(self.tokens)
+        self.streams = self.searching and reading.by_seq_only
+
+    # Statement pieces.
+
+    def seq_expr(self, from_fts: bool) -> ColumnElement[Any]:
+        return FTS_TABLE.c.rowid if from_fts else self.table.c.seq
+
+    def key_expr(self, key: Key, seq: ColumnElement[Any]) -> ColumnElement[Any]:
+        return seq if key.is_seq else self.resource.fields[key.name].expr
+
+    def order_by(self, seq: ColumnElement[Any]) -> list[ColumnElement[Any]]:
+        clauses = []
+        for key in self.reading.keys:
+            if key.is_rank:
+                continue
+            expr = self.key_expr(key, seq)
+            clause = expr.desc() if key.descending else expr.asc()
+            if self.dialect == "postgresql" and key.nullable:
+                # SQLite already sorts nulls lowest; the PostgreSQL indexes are NULLS FIRST.
+                clause = clause.nulls_last() if key.descending else clause.nulls_first()
+            clauses.append(clause)
+        return clauses
+
+    def bound(self, bound: Bound, seq: ColumnElement[Any]) -> ColumnElement[bool]:
+        key = bound.key
+        expr = self.key_expr(key, seq)
+        if bound.relation == "null" or (bound.relation == "eq" and bound.value is None):
+            return expr.is_(None)
+        if bound.relation == "not_null":
+            return expr.is_not(None)
+        value = self._bind(key, bound.value)
+        if bound.relation == "eq":
+            return expr == value
+        return expr < value if key.descending else expr > value
+
+    def _bind(self, key: Key, value: Any) -> ColumnElement[Any]:
+        if key.is_seq:
+            return literal(value, Integer())
+        spec = self.resource.fields[key.name]
+        if spec.case_insensitive:
+            return func.lower(literal(value, String()))
+        return literal(value, spec.column.type)
+
+    def select(
+        self, from_: FromClause, where: Sequence[ColumnElement[bool]], seq: ColumnElement[Any]
+    ) -> Select[Any]:
+        return (
+            select(*self.resource.columns)
+            .select_from(from_)
+            .where(*where)
+            .order_by(*self.order_by(seq))
+        )
+
+    # Segments.
+
+    def segment(self, segment: Segment) -> SegmentPlan:
+        if not self.searching:
+            return self._plain(segment, [])
+        if not self.streams:
+            return self._plain(segment, [self._match_materialised()])
+        if segment.tier == 0:
+            return self._plain(segment, self._exact_name())
+        if self.dialect == "sqlite":
+            return self._fts_driven(segment)
+        return self._pg_windowed(segment)
+
+    def _plain(self, segment: Segment, extra: list[ColumnElement[bool]]) -> SegmentPlan:
+        seq = self.table.c.seq
+        bounds = [self.bound(b, seq) for b in segment.bounds]
+        statement = self.select(self.table, [*self.filters, *extra, *bounds], seq)
+        return SegmentPlan(segment.tier, statement)
+
+    def _fts_driven(self, segment: Segment) -> SegmentPlan:
+        seq = self.seq_expr(from_fts=True)
+        joined = self.table.join(FTS_TABLE, FTS_TABLE.c.rowid == self.table.c.seq)
+        where = [fts_match(self._fts_expression(segment.tier)), *self._not_exact_name(segment)]
+        bounds = [self.bound(b, seq) for b in segment.bounds]
+        statement = self.select(joined, [*where, *self.filters, *bounds], seq)
+        return SegmentPlan(segment.tier, statement)
+
+    def _fts_expression(self, tier: int | None) -> str:
+        everything = fts_all(self.tokens)
+        if tier is None or self.terms is None:
+            return everything
+        starts = fts_starts(self.terms.tokens)
+        if tier == 1:
+            return f"{starts} AND {everything}" if self.extra_tokens else starts
+        return f"({everything}) NOT {starts}"
+
+    def _pg_windowed(self, segment: Segment) -> SegmentPlan:
+        seq = self.table.c.seq
+        bounds = [self.bound(b, seq) for b in segment.bounds]
+        tier_where = self._pg_tier(segment)
+        common = [*tier_where, *self.filters, *bounds]
+        statement = self.select(self.table, [ts_match(self.table, self.tokens), *common], seq)
+
+        def forced(extra_bound: ColumnElement[bool]) -> Select[Any]:
+            match = self._match_materialised(extra_bound)
+            return self.select(self.table, [match, *common, extra_bound], seq)
+
+        seq_bounds = tuple(self.bound(b, seq) for b in segment.bounds if b.key.is_seq)
+        descending = self.reading.keys[-1].descending
+        return SegmentPlan(segment.tier, statement, seq_bounds, forced, descending, seq)
+
+    def _pg_tier(self, segment: Segment) -> list[ColumnElement[bool]]:
+        if segment.tier is None or self.terms is None:
+            return []
+        starts = starts_with_words(self.table, self.terms.tokens)
+        return [starts if segment.tier == 1 else not_(starts), *self._not_exact_name(segment)]
+
+    def _exact_name(self) -> list[ColumnElement[bool]]:
+        assert self.terms is not None
+        where = [self.table.c.name.in_(name_variants(self.terms))]
+        if self.extra_tokens:
+            where.append(matches(self.table, self.extra_tokens, self.dialect))
+        return where
+
+    def _not_exact_name(self, segment: Segment) -> list[ColumnElement[bool]]:
+        if segment.tier is None or self.terms is None:
+            return []
+        return [self.table.c.name.not_in(name_variants(self.terms))]
+
+    def _match_materialised(self, *bounds: ColumnElement[bool]) -> ColumnElement[bool]:
+        """The match evaluated through the full-text index first, whatever the planner thinks."""
+        if self.dialect == "sqlite":
+            # SQLite always materialises an IN (subquery) list.
+            return self.table.c.seq.in_(fts_rowids(fts_all(self.tokens)))
+        inner = select(self.table.c.seq).where(ts_match(self.table, self.tokens), *bounds)
+        cte = inner.cte("search_match").prefix_with("MATERIALIZED")
+        return self.table.c.seq.in_(select(cte.c.seq))
+
+    # The count.
+
+    def count(self) -> Select[Any]:
+        counted = select(func.count())
+        if not self.searching:
+            return counted.select_from(self.table).where(*self.filters)
+        if self.dialect == "postgresql":
+            return counted.select_from(self.table).where(
+                ts_match(self.table, self.tokens), *self.filters
+            )
+        match = fts_match(fts_all(self.tokens))
+        if not self.filters:
+            # Counting the index alone needs no row of `customers`.
+            return counted.select_from(FTS_TABLE).where(match)
+        joined = self.table.join(FTS_TABLE, FTS_TABLE.c.rowid == self.table.c.seq)
+        return counted.select_from(joined).where(match, *self.filters)
+
+
+def _split_search(where: Filter) -> tuple[Filter | None, tuple[str, ...]]:
+    """Take the top-level `search` conditions out of `where`: they drive the plan."""
+    items = (where,) if isinstance(where, Condition) else ()
+    if isinstance(where, Group) and where.kind == "and" and not where.negated:
+        items = where.items
+    elif isinstance(where, Group):
+        return where, ()
+    tokens: list[str] = []
+    rest: list[Filter] = []
+    for item in items:
+        found = _search_tokens(item)
+        if found:
+            tokens.extend(found)
+        else:
+            # Everything else, including a search with no words (it compiles to "no row").
+            rest.append(item)
+    residual = conjoin(*rest) if rest else None
+    if isinstance(residual, Group) and not residual.items:
+        residual = None
+    return residual, tuple(tokens)
+
+
+def _search_tokens(item: Filter) -> tuple[str, ...]:
+    if isinstance(item, Condition) and item.op is Op.SEARCH and isinstance(item.value, str):
+        return parse_terms(item.value).tokens
+    return ()
+
+
+# --- running --------------------------------------------------------------------------------
+
+
+def run_list(
+    conn: Connection, resource: Resource, query: ListQuery, *, scope: Scope = None
+) -> Page:
+    """One page of `query`: `limit` rows, the total when asked, and cursors to either side."""
+    plan = build_list(resource, query, scope=scope, dialect=conn.dialect.name)
+    read = _read(conn, plan, query.offset, query.limit + 1)
+    more = len(read) > query.limit
+    read = read[: query.limit]
+    if plan.reverse:
+        read.reverse()
+    ordering = plan.ordering
+    next_cursor = prev_cursor = None
+    if read:
+        first, last = read[0], read[-1]
+        after_start = query.cursor is not None or query.offset > 0
+        if plan.reverse:
+            prev_cursor = _token(ordering, first, before=True) if more else None
+            next_cursor = _token(ordering, last, before=False)
+        else:
+            next_cursor = _token(ordering, last, before=False) if more else None
+            prev_cursor = _token(ordering, first, before=True) if after_start else None
+    total = None
+    if plan.count is not None:
+        total = int(conn.execute(plan.count).scalar_one())
+    rows = [row for row, _ in read]
+    return Page(rows, total, next_cursor, prev_cursor, ordering)
+
+
+Read = list[tuple[dict[str, Any], int | None]]
+
+
+def _read(conn: Connection, plan: ListPlan, offset: int, need: int) -> Read:
+    """Read the segments in turn until `need` rows are in (after skipping `offset`)."""
+    rows: Read = []
+    for segment in plan.segments:
+        wanted = need - len(rows)
+        if wanted <= 0:
+            break
+        if segment.forced is not None and offset == 0:
+            found = _read_windowed(conn, segment, wanted)
+        else:
+            found = _fetch(conn, segment.statement, offset, wanted)
+            if not found and offset:
+                # This segment holds at most `offset` rows: skip them all and go on.
+                offset -= _count(conn, segment.statement)
+                continue
+            offset = 0
+        rows.extend((row, segment.tier) for row in found)
+    return rows
+
+
+def _read_windowed(conn: Connection, segment: SegmentPlan, wanted: int) -> list[dict[str, Any]]:
+    """PostgreSQL search: scan the next `PG_SEARCH_WINDOW` rows in `seq` order with the match as
+    a filter; past them, read through the GIN index."""
+    assert segment.forced is not None and segment.seq is not None
+    seq = segment.seq
+    order = seq.desc() if segment.seq_descending else seq.asc()
+    edge_statement = (
+        select(seq).where(*segment.seq_bounds).order_by(order).offset(PG_SEARCH_WINDOW - 1)
+    )
+    edge = conn.execute(edge_statement.limit(1)).scalar()
+    if edge is None:
+        return _fetch(conn, segment.statement, 0, wanted)
+    inside = seq >= edge if segment.seq_descending else seq <= edge
+    found = _fetch(conn, segment.statement.where(inside), 0, wanted)
+    if len(found) < wanted:
+        beyond = seq < edge if segment.seq_descending else seq > edge
+        found += _fetch(conn, segment.forced(beyond), 0, wanted - len(found))
+    return found
+
+
+def _fetch(conn: Connection, statement: Select[Any], offset: int, limit: int) -> list[dict]:
+    if offset:
+        statement = statement.offset(offset)
+    result = conn.execute(statement.limit(limit))
+    keys = list(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result]
+
+
+def _count(conn: Connection, statement: Select[Any]) -> int:
+    inner = statement.order_by(None).subquery()
+    return int(conn.execute(select(func.count()).select_from(inner)).scalar_one())
+
+
+def _token(ordering: Ordering, item: tuple[dict[str, Any], int | None], *, before: bool) -> str:
+    row, tier = item
+    return cursors.encode(cursors.cursor_from_row(ordering, row, rank=tier, before=before))
+
+
+# --- cursors from rows ----------------------------------------------------------------------
+
+
+def cursor_for_row(
+    resource: Resource, query: ListQuery, row: Mapping[str, Any], *, before: bool = False
+) -> str:
+    """The cursor token for the position of `row` (raw column names) in `query`'s order.
+
+    For a relevance-ranked search the row's tier is not in the row: use `find_cursor`."""
+    ordering = ordering_for(resource, query)
+    if ordering.ranked:
+        raise ValueError("a relevance order needs find_cursor() to rank the row")
+    return cursors.encode(cursors.cursor_from_row(ordering, row, before=before))
+
+
+def find_cursor(
+    conn: Connection,
+    resource: Resource,
+    query: ListQuery,
+    row_id: str,
+    *,
+    scope: Scope = None,
+    before: bool = False,
+) -> Cursor | None:
+    """The position of the row `$id = row_id` in `query`'s order (Appwrite's
+    cursorAfter/cursorBefore), or None when that row does not exist or is out of `scope`."""
+    ordering = ordering_for(resource, query)
+    table = resource.table
+    where: list[ColumnElement[bool]] = [table.c.id == row_id]
+    if isinstance(scope, Condition | Group):
+        where.append(compile_filter(resource, scope, conn.dialect.name))
+    elif scope is not None:
+        where.append(scope)
+    columns: list[ColumnElement[Any]] = list(resource.columns)
+    if ordering.terms is not None:
+        columns.append(_rank_of_row(resource, ordering.terms, conn.dialect.name).label("_rank"))
+    found = conn.execute(select(*columns).where(*where)).mappings().first()
+    if found is None:
+        return None
+    rank = found["_rank"] if ordering.terms is not None else None
+    return cursors.cursor_from_row(ordering, found, rank=rank, before=before)
+
+
+def _rank_of_row(resource: Resource, terms: SearchTerms, dialect: str) -> ColumnElement[int]:
+    """The tier of one row, by the same predicates as the tier segments."""
+    table = resource.table
+    if dialect == "sqlite":
+        starts: ColumnElement[bool] = table.c.seq.in_(fts_rowids(fts_starts(terms.tokens)))
+    else:
+        starts = starts_with_words(table, terms.tokens)
+    return case(
+        (table.c.name.in_(name_variants(terms)), 0),
+        (starts, 1),
+        else_=2,
+    )
+
+
+__all__ = [
+    "ListPlan",
+    "Page",
+    "SegmentPlan",
+    "build_list",
+    "cursor_for_row",
+    "find_cursor",
+    "run_list",
+]
