@@ -158,8 +158,8 @@ customer_tags = Table(
         ForeignKey("customers.id", ondelete="CASCADE"),
         primary_key=True,
     ),
-    # `tagKey` is the case-folded tag: filters and de-duplication compare on it.
-    Column("tagKey", String(50), primary_key=True),
+    # `tagKey` is the case-folded tag (up to 3x longer: "ß" folds to "ss"); filters compare on it.
+    Column("tagKey", String(200), primary_key=True),
     Column("tag", String(50), nullable=False),
     Index("ix_customer_tags_tagKey", "tagKey", "customerId"),
 )

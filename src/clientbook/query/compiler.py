@@ -169,7 +169,7 @@ class _Builder:
         return seq if key.is_seq else self.resource.fields[key.name].expr
 
     def order_by(self, seq: ColumnElement[Any]) -> list[ColumnElement[Any]]:
-        clauses = []
+        clauses: list[ColumnElement[Any]] = []
         for key in self.reading.keys:
             if key.is_rank:
                 continue
@@ -270,7 +270,7 @@ class _Builder:
 
     def _exact_name(self) -> list[ColumnElement[bool]]:
         assert self.terms is not None
-        where = [self.table.c.name.in_(name_variants(self.terms))]
+        where: list[ColumnElement[bool]] = [self.table.c.name.in_(name_variants(self.terms))]
         if self.extra_tokens:
             where.append(matches(self.table, self.extra_tokens, self.dialect))
         return where
@@ -309,7 +309,7 @@ class _Builder:
 
 def _split_search(where: Filter) -> tuple[Filter | None, tuple[str, ...]]:
     """Take the top-level `search` conditions out of `where`: they drive the plan."""
-    items = (where,) if isinstance(where, Condition) else ()
+    items: tuple[Filter, ...] = (where,) if isinstance(where, Condition) else ()
     if isinstance(where, Group) and where.kind == "and" and not where.negated:
         items = where.items
     elif isinstance(where, Group):
@@ -467,7 +467,7 @@ def find_cursor(
     if found is None:
         return None
     rank = found["_rank"] if ordering.terms is not None else None
-    return cursors.cursor_from_row(ordering, found, rank=rank, before=before)
+    return cursors.cursor_from_row(ordering, dict(found), rank=rank, before=before)
 
 
 def _rank_of_row(resource: Resource, terms: SearchTerms, dialect: str) -> ColumnElement[int]:

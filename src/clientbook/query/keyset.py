@@ -82,7 +82,7 @@ def _after(key: Key, value: Scalar | None) -> list[tuple[Bound, ...]]:
         return [(Bound(key, "after", value),)]
     if value is None:
         return []
-    ranges = [(Bound(key, "after", value),)]
+    ranges: list[tuple[Bound, ...]] = [(Bound(key, "after", value),)]
     if key.nullable:
         ranges.append((Bound(key, "null"),))
     return ranges

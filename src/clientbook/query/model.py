@@ -14,7 +14,8 @@ operator (`ne`, `notIn`, `notBetween`, `notStartsWith`, `notEndsWith`, `notConta
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import datetime
 from enum import StrEnum
 from typing import Literal, TypeAlias
@@ -78,7 +79,7 @@ class Condition:
     field: str
     op: Op
     value: Value = None
-    param: str | None = field(default=None, compare=False)
+    param: str | None = dataclass_field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +101,7 @@ MATCH_NOTHING = Group("or")
 class Sort:
     field: str
     descending: bool = False
-    param: str | None = field(default=None, compare=False)
+    param: str | None = dataclass_field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

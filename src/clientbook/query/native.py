@@ -94,13 +94,16 @@ def parse_list_query(
             except BadQuery as error:
                 errors.add(error)
 
+    sort = _guard(errors, lambda: _sort(resource, control.get("sort", "")))
+    limit = _guard(errors, lambda: _count("limit", control.get("limit"), 1, MAX_LIMIT))
+    offset = _guard(errors, lambda: _count("offset", control.get("offset"), 0, None))
+    total = _guard(errors, lambda: _flag("total", control.get("total")))
     query = ListQuery(
         where=Group("and", tuple(conditions)) if conditions else MATCH_ALL,
-        sort=_guard(errors, lambda: _sort(resource, control.get("sort", ""))) or (),
-        limit=_guard(errors, lambda: _count("limit", control.get("limit"), 1, MAX_LIMIT))
-        or DEFAULT_LIMIT,
-        offset=_guard(errors, lambda: _count("offset", control.get("offset"), 0, None)) or 0,
-        with_total=_guard(errors, lambda: _flag("total", control.get("total"))) is not False,
+        sort=sort or (),
+        limit=limit or DEFAULT_LIMIT,
+        offset=offset or 0,
+        with_total=total is not False,
         search=_guard(errors, lambda: _search(control.get("q", ""))),
     )
     token = control.get("cursor")

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    ColumnClause,
     ColumnElement,
     Integer,
     Select,
@@ -54,7 +55,7 @@ MAX_SEARCH_WORDS = 16
 _PHONE_CHUNK = re.compile(r"[\d+()\-]*\d[\d+()\-]*")
 
 FTS_TABLE = table("customers_fts", column("rowid", Integer), column("searchText", Text))
-_SIMPLE = literal_column("'simple'::regconfig")
+_SIMPLE: ColumnClause[Any] = literal_column("'simple'::regconfig")
 
 
 @dataclass(frozen=True, slots=True)

@@ -385,7 +385,7 @@ def upgrade() -> None:
     op.create_table(
         "customer_tags",
         sa.Column("customerId", sa.String(length=36), nullable=False),
-        sa.Column("tagKey", sa.String(length=50), nullable=False),
+        sa.Column("tagKey", sa.String(length=200), nullable=False),
         sa.Column("tag", sa.String(length=50), nullable=False),
         sa.ForeignKeyConstraint(
             ["customerId"],
