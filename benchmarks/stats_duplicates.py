@@ -22,12 +22,16 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from fastapi.testclient import TestClient
+from sqlalchemy import event
+
 from clientbook.access import SYSTEM
+from clientbook.app import create_app
 from clientbook.config import Settings
 from clientbook.db import migrate
 from clientbook.db.engine import Database
@@ -35,17 +39,20 @@ from clientbook.domain.customers import derive_customer_columns
 from clientbook.domain.enums import CUSTOMER_SOURCES, CUSTOMER_STATUSES, CUSTOMER_TYPES
 from clientbook.domain.fields import dump_json
 from clientbook.domain.ids import new_id
-from clientbook.services import duplicates, stats
+from clientbook.domain.tags import get_customer_tags, tag_key
+from clientbook.services import auth, duplicates, stats
 
 DEFAULT_PATH = Path("data/bench-1m.sqlite3")
 BATCH = 20_000
 STAFF = 20
-FIRST = "Ahmad Siti Mei Ling Wei Jie Raj Priya Nur Aisyah Muhammad Hafiz Kumar Chen Li Farah Amir".split()
-LAST = "Tan Lim Lee Wong Ng Abdullah Ismail Rahman Singh Kaur Chong Goh Ong Teo Yusof Hassan".split()
+FIRST = "Ahmad Siti Mei Ling Wei Jie Raj Priya Nur Aisyah Muhammad Hafiz Kumar Chen Li Farah Amir"
+LAST = "Tan Lim Lee Wong Ng Abdullah Ismail Rahman Singh Kaur Chong Goh Ong Teo Yusof Hassan"
+FIRST_NAMES, LAST_NAMES = FIRST.split(), LAST.split()
 COUNTRIES = [("Malaysia", 60), ("Singapore", 12), ("Indonesia", 6), ("Thailand", 4),
              ("Philippines", 3), ("Vietnam", 3), ("United States", 3), ("United Kingdom", 2),
              ("Australia", 2), ("India", 2), ("China", 2), ("Japan", 1)]  # fmt: skip
 DOMAINS = ["gmail.com", "yahoo.com", "outlook.com", "example.my", "company.com.my"]
+TAGS = ["vip", "enterprise", "priority", "newsletter", "churn-risk"]
 
 
 def _weighted(pairs: list[tuple[str, int]]) -> tuple[list[str], list[int]]:
@@ -56,28 +63,46 @@ def _ts(value: datetime) -> str:
     return value.isoformat(timespec="milliseconds")
 
 
-def _customer(rng: random.Random, i: int, owner: str, staff: list[str], now: datetime) -> dict[str, Any]:
-    """One synthetic record; every 100th duplicates an earlier one (email, phone or name)."""
-    first, last = rng.choice(FIRST), rng.choice(LAST)
-    name = f"{first} {last} {i}"
-    company = f"{rng.choice(LAST)} {rng.choice(['Holdings', 'Trading', 'Sdn Bhd', 'Group'])} {i % 5000}"
-    email = f"{first.lower()}.{last.lower()}{i}@{rng.choice(DOMAINS)}"
-    phone = f"+60 1{rng.randint(0, 9)}-{rng.randint(100, 999)} {i % 10000:04d}"
-    kind = i % 300
-    if i > 1000 and kind == 1:
-        j = rng.randint(1, i - 1)
-        email = f"{first.lower()}.{last.lower()}{j}+crm@gmail.com"  # noqa: E501 - same key as j's gmail
-    elif i > 1000 and kind == 2:
-        phone = f"01{rng.randint(0, 9)}{rng.randint(100, 999)}{(i - 7) % 10000:04d}"
-    elif i > 1000 and kind == 3:
-        name, company = f"{last} {first} {i - 1}", f"{rng.choice(LAST)} Group {(i - 1) % 5000}"
+def _name(i: int) -> tuple[str, str]:
+    return FIRST_NAMES[i % len(FIRST_NAMES)], LAST_NAMES[(i // len(FIRST_NAMES)) % len(LAST_NAMES)]
+
+
+def _company(i: int) -> str | None:
+    """About 70% of records name a company; ~5,000 companies are shared by many records."""
+    return None if i % 10 < 3 else f"{LAST_NAMES[i % len(LAST_NAMES)]} Group {i % 5000}"
+
+
+def _email(i: int) -> str:
+    return f"customer.{i}@{DOMAINS[i % len(DOMAINS)]}"
+
+
+def _phone(i: int) -> str:
+    return f"+60 12-{(i // 10000) % 1000:03d} {i % 10000:04d}"
+
+
+def _customer(
+    rng: random.Random, i: int, owner: str, staff: list[str], now: datetime
+) -> dict[str, Any]:
+    """One synthetic record; one in a hundred duplicates an earlier one (an email variant, the
+    phone in national format, or the name reordered at the same company)."""
+    first, last = _name(i)
+    name, company, email, phone = f"{first} {last} {i}", _company(i), _email(i), _phone(i)
+    j = rng.randint(1, i - 1) if i > 1 else 0
+    kind = i % 300 if j else 0
+    if kind == 1:
+        email = f"customer.{j}+crm{i}@{DOMAINS[j % len(DOMAINS)]}"  # same emailKey as j
+    elif kind == 2:
+        phone = f"012{(j // 10000) % 1000:03d}{j % 10000:04d}"  # same E.164 as j
+    elif kind == 3 and _company(j):
+        jfirst, jlast = _name(j)
+        name, company = f"{jlast.upper()} {jfirst} {j}", _company(j)  # same duplicateNameKey
     countries, weights = _weighted(COUNTRIES)
     created = now - timedelta(seconds=rng.randint(0, 3 * 365 * 86400))
     follow = None
     if rng.random() < 0.4:
         follow = now + timedelta(seconds=rng.randint(-60 * 86400, 60 * 86400))
-    tags = rng.sample(["vip", "enterprise", "priority", "newsletter", "churn-risk"], rng.randint(0, 2))
-    record = {
+    tags = rng.sample(TAGS, rng.randint(0, 2))
+    record: dict[str, Any] = {
         "id": new_id(),
         "createdAt": _ts(created),
         "updatedAt": _ts(created),
@@ -85,7 +110,7 @@ def _customer(rng: random.Random, i: int, owner: str, staff: list[str], now: dat
         "name": name,
         "email": email,
         "phone": phone,
-        "company": company if rng.random() < 0.7 or kind == 3 else None,
+        "company": company,
         "country": rng.choices(countries, weights)[0] if rng.random() < 0.9 else None,
         "status": rng.choices(CUSTOMER_STATUSES, [50, 15, 15, 12, 8])[0],
         "customerType": rng.choices(CUSTOMER_TYPES, [70, 25, 3, 2])[0],
@@ -98,7 +123,7 @@ def _customer(rng: random.Random, i: int, owner: str, staff: list[str], now: dat
         "metadata": dump_json({"tags": tags}) if tags else None,
     }
     if record["customerType"] != "individual" and not record["company"]:
-        record["company"] = f"{last} Holdings {i % 5000}"
+        record["customerType"] = "individual"
     record.update(derive_customer_columns(record))
     return record
 
@@ -142,16 +167,139 @@ def build_synthetic(path: Path, customers: int, *, seed: int = 1) -> None:
             [tuple(r[c] for c in columns) for r in rows],
         )
         tag_rows = [
-            (r["id"], t.casefold(), t)
-            for r in rows
-            if r["metadata"]
-            for t in __import__("json").loads(r["metadata"])["tags"]
+            (r["id"], tag_key(t), t) for r in rows for t in get_customer_tags(r["metadata"])
         ]
-        conn.executemany('INSERT INTO customer_tags ("customerId", "tagKey", tag) VALUES (?, ?, ?)', tag_rows)
-        done = start + len(rows) - 1
-        print(f"\r  loaded {done:,} / {customers:,} ({time.perf_counter() - started:.0f} s)", end="", file=sys.stderr)
+        conn.executemany(
+            'INSERT INTO customer_tags ("customerId", "tagKey", tag) VALUES (?, ?, ?)', tag_rows
+        )
+        done, took = start + len(rows) - 1, time.perf_counter() - started
+        print(f"\r  loaded {done:,} / {customers:,} ({took:.0f} s)", end="", file=sys.stderr)
     conn.execute("COMMIT")
     print(file=sys.stderr)
-    conn.execute("ANALYZE")
+    # No ANALYZE: the server never runs it, so the plans measured are the plans it gets.
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
+
+
+# --- the database ----------------------------------------------------------------------------
+
+
+def _demo_command() -> Path | None:
+    """`clientbook demo` when this installation has it (another part of the project)."""
+    command = Path(sys.executable).with_name("clientbook")
+    if not command.exists():
+        return None
+    probe = subprocess.run([command, "demo", "--help"], capture_output=True, check=False)
+    return command if probe.returncode == 0 else None
+
+
+def ensure_database(path: Path, customers: int) -> None:
+    """Reuse `path` when it holds customers; otherwise build it (demo command or synthetic)."""
+    if path.exists():
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+            if conn.execute("SELECT count(*) FROM customers").fetchone()[0]:
+                return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    demo = _demo_command()
+    if demo is not None:
+        print(f"building {path} with `clientbook demo --customers {customers}`", file=sys.stderr)
+        env = {**os.environ, "CLIENTBOOK_DATABASE_URL": f"sqlite:///{path.resolve()}"}
+        subprocess.run([demo, "demo", "--customers", str(customers)], env=env, check=True)
+    else:
+        print(f"building {path} with the synthetic loader", file=sys.stderr)
+        build_synthetic(path, customers)
+    print(f"built in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+
+
+# --- timing ----------------------------------------------------------------------------------
+
+
+def measure(name: str, action: Callable[[], Any], runs: int) -> dict[str, float]:
+    """Warm up once, then time `runs` calls; print and return wall-clock p50 / p95 / max and
+    CPU-time p50 in ms (CPU time leaves out waiting for a core on a busy machine)."""
+    action()
+    wall, cpu = [], []
+    for _ in range(runs):
+        started, started_cpu = time.perf_counter(), time.process_time()
+        action()
+        wall.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - started_cpu) * 1000)
+    wall.sort()
+    p95 = statistics.quantiles(wall, n=20, method="inclusive")[18] if runs > 1 else wall[0]
+    figures = {"p50": statistics.median(wall), "p95": p95, "max": wall[-1]}
+    figures["cpu_p50"] = statistics.median(cpu)
+    print(
+        f"{name:48} p50 {figures['p50']:6.1f}  p95 {p95:6.1f}  max {wall[-1]:6.1f}  "
+        f"cpu p50 {figures['cpu_p50']:6.1f}  (ms)"
+    )
+    return figures
+
+
+def _use_mmap(db: Database, megabytes: int) -> None:
+    """Map the file into memory on every read connection (an experiment: the server does not)."""
+
+    @event.listens_for(db.reader, "connect")
+    def _mmap(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+        dbapi_conn.execute(f"PRAGMA mmap_size={megabytes * 1024 * 1024}")
+
+
+def run_service(db: Database, runs: int) -> None:
+    def read(work: Callable[[Any], Any]) -> Callable[[], Any]:
+        def call() -> Any:
+            with db.read() as conn:
+                return work(conn)
+
+        return call
+
+    measure("service  customer_stats", read(lambda c: stats.customer_stats(c, SYSTEM)), runs)
+    first = read(lambda c: duplicates.find_duplicates(c, SYSTEM))
+    measure("service  find_duplicates, first page (25 groups)", first, runs)
+    for reason in duplicates.REASONS:
+        page = read(lambda c, r=reason: duplicates.find_duplicates(c, SYSTEM, reason=r))
+        measure(f"service  find_duplicates reason={reason}", page, runs)
+
+
+def run_http(db: Database, runs: int) -> None:
+    with db.transaction() as conn:
+        key = auth.create_api_key(conn, SYSTEM, name="benchmark").secret
+    headers = {"X-API-Key": key}
+    with TestClient(create_app(db=db)) as client:
+
+        def get(path: str) -> Callable[[], Any]:
+            def call() -> Any:
+                response = client.get(path, headers=headers)
+                assert response.status_code == 200, response.text
+                return response
+
+            return call
+
+        measure("http     GET /api/customers/stats", get("/api/customers/stats"), runs)
+        measure("http     GET /api/customers/duplicates", get("/api/customers/duplicates"), runs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--database", type=Path, default=DEFAULT_PATH)
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--mmap-mb", type=int, default=0, help="experiment: PRAGMA mmap_size")
+    args = parser.parse_args()
+    ensure_database(args.database, args.customers)
+    db = Database(Settings(database_url=f"sqlite:///{args.database.resolve()}"))
+    if args.mmap_mb:
+        _use_mmap(db, args.mmap_mb)
+    with db.read() as conn:
+        total = conn.exec_driver_sql("SELECT count(*) FROM customers").scalar_one()
+    machine = f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    print(f"{total:,} customers in {args.database}; {args.runs} runs each; {machine}; "
+          f"SQLite {sqlite3.sqlite_version}; mmap {args.mmap_mb} MiB")  # fmt: skip
+    try:
+        run_service(db, args.runs)
+        run_http(db, args.runs)
+    finally:
+        db.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -8,9 +8,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from clientbook import __version__
-from clientbook.api import customers, errors, health
+from clientbook.api import customer_tools, customers, errors, health, transfer
+from clientbook.api.audit_logs import router as audit_logs_router
 from clientbook.api.auth import router as auth_router
+from clientbook.api.interactions import router as interactions_router
+from clientbook.api.me import router as me_router
+from clientbook.api.notes import router as notes_router
+from clientbook.api.timeline import router as timeline_router
+from clientbook.api.users import router as users_router
 from clientbook.config import Settings
+from clientbook.services.import_jobs import fail_interrupted_jobs
 from clientbook.services.runtime import Database, open_database
 
 
@@ -19,6 +26,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        fail_interrupted_jobs(database)
         yield
         if db is None:
             database.dispose()
@@ -37,5 +45,13 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(health.router)
     app.include_router(auth_router)
     # Routes under /api/customers/<word> go before the record routes that would capture them.
+    app.include_router(transfer.router)
+    app.include_router(customer_tools.router)
     app.include_router(customers.router)
+    app.include_router(interactions_router)
+    app.include_router(notes_router)
+    app.include_router(timeline_router)
+    app.include_router(audit_logs_router)
+    app.include_router(users_router)
+    app.include_router(me_router)
     return app

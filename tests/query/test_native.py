@@ -49,9 +49,7 @@ def test_an_empty_query_string_is_the_default_list():
 
 def test_equality_and_comma_lists_mean_any_of():
     assert conditions("status=active") == [Condition("status", Op.EQ, "active")]
-    assert conditions("status=lead,prospect") == [
-        Condition("status", Op.IN, ("lead", "prospect"))
-    ]
+    assert conditions("status=lead,prospect") == [Condition("status", Op.IN, ("lead", "prospect"))]
     assert conditions("status[in]=lead, prospect") == [
         Condition("status", Op.IN, ("lead", "prospect"))
     ]
@@ -91,7 +89,9 @@ def test_now_and_iso_dates_are_datetimes():
     assert isinstance(now.value, datetime) and before <= now.value <= datetime.now(UTC)
     [day] = conditions("lastContactAt[gte]=2025-01-15")
     assert day.value == datetime(2025, 1, 15, tzinfo=UTC)
-    [moment] = conditions("lastContactAt[lt]=2025-01-15T09:30:00.123456%2B08:00".replace("%2B", "+"))
+    [moment] = conditions(
+        "lastContactAt[lt]=2025-01-15T09:30:00.123456%2B08:00".replace("%2B", "+")
+    )
     assert moment.value == datetime(2025, 1, 15, 1, 30, 0, 123000, tzinfo=UTC)
     [zulu] = conditions("$createdAt[gt]=2025-01-15T09:30:00Z")
     assert zulu == Condition("$createdAt", Op.GT, datetime(2025, 1, 15, 9, 30, tzinfo=UTC))
@@ -214,9 +214,9 @@ def test_other_resources_have_their_own_fields():
         "type", Op.EQ, "call"
     )
     assert conditions("role=super_admin", USERS) == [Condition("role", Op.EQ, "super_admin")]
-    assert "not a field" in error_fields("subject[eq]=x&totalRevenue=1", INTERACTIONS)[
-        "totalRevenue"
-    ]
+    assert (
+        "not a field" in error_fields("subject[eq]=x&totalRevenue=1", INTERACTIONS)["totalRevenue"]
+    )
 
 
 @pytest.mark.parametrize(

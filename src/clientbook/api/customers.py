@@ -16,7 +16,15 @@ from fastapi.responses import Response
 from clientbook.access import Principal
 from clientbook.api.deps import get_principal
 from clientbook.api.http import JSONBytes, expected_version, json_object
-from clientbook.api.schemas import CUSTOMER_BODY, CUSTOMER_RESPONSES, body_doc
+from clientbook.api.schemas import (
+    CUSTOMER_BODY,
+    CUSTOMER_PAGE,
+    CUSTOMER_RESPONSES,
+    body_doc,
+    json_response,
+)
+from clientbook.query.fields import CUSTOMERS
+from clientbook.query.native import parse_list_query
 from clientbook.services import customers as svc
 from clientbook.services.runtime import Database
 
@@ -44,6 +52,27 @@ def _one(
     if status == 201:
         headers["Location"] = f"/api/customers/{row['id']}"
     return JSONBytes(body, status_code=status, headers=headers)
+
+
+LIST_PARAMS = ("expand", "parse")
+
+
+@router.get("", responses={200: json_response("A page of customers", CUSTOMER_PAGE)})
+async def list_customers(
+    request: Request,
+    principal: Principal | None = Depends(get_principal),
+    expand: str | None = ExpandParam,
+    parse: str | None = ParseParam,
+) -> JSONBytes:
+    """List, filter, sort, search and page (SPEC §7): `field=v1,v2`, `field[op]=v`
+    (eq ne lt lte gt gte in isnull), `tag=`, `q=`, `sort=-a,b`, `limit`, `cursor`, `offset`,
+    `total=false`. An owner's list holds only their own record."""
+    query = parse_list_query(CUSTOMERS, request.query_params.multi_items(), reserved=LIST_PARAMS)
+    relations = svc.parse_expand(expand)
+    with _db(request).read() as conn:
+        page = svc.list_customers(conn, principal, query)
+        rows = svc.present_customers(conn, page.rows, expand=relations, parse_json=parse == "json")
+    return JSONBytes({"total": page.total, "rows": rows, "cursor": page.next_cursor})
 
 
 @router.get("/me", responses=CUSTOMER_RESPONSES)

@@ -77,6 +77,15 @@ CUSTOMER_OUTPUT = object_schema(
     for_input=False,
     required=["$id", "$createdAt", "$updatedAt", "userId", "name", "status", "customerType"],
 )
+CUSTOMER_PAGE = {
+    "type": "object",
+    "required": ["total", "rows", "cursor"],
+    "properties": {
+        "total": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+        "rows": {"type": "array", "items": CUSTOMER_OUTPUT},
+        "cursor": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+    },
+}
 ERROR = {
     "type": "object",
     "required": ["error"],

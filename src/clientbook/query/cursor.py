@@ -110,19 +110,22 @@ def _in(key: Key, value: object) -> Scalar | None:
         if key.nullable:
             return None
         raise ValueError("null for a non-null key")
-    if key.is_rank:
-        if isinstance(value, int) and _is_int(value) and value in TIERS:
+    if isinstance(value, bool):
+        if key.kind is Kind.BOOL:
             return value
-        raise ValueError("bad rank")
-    if key.kind is Kind.DATETIME and isinstance(value, str):
-        return parse_datetime(value)
-    numeric = isinstance(value, int | float) and not isinstance(value, bool)
-    if key.kind is Kind.FLOAT and numeric and math.isfinite(value):  # type: ignore[arg-type]
-        return float(value)  # type: ignore[arg-type]
-    if key.kind is Kind.INT and isinstance(value, int) and _is_int(value):
-        return value
-    if key.kind is Kind.BOOL and isinstance(value, bool):
-        return value
-    if key.kind in (Kind.STRING, Kind.ID, Kind.ENUM) and isinstance(value, str):
-        return value
-    raise TypeError(f"{value!r} is not a {key.kind}")
+    elif isinstance(value, int):
+        if key.is_rank and value in TIERS:
+            return value
+        if key.kind is Kind.INT and _is_int(value):
+            return value
+        if key.kind is Kind.FLOAT:
+            return float(value)
+    elif isinstance(value, float):
+        if key.kind is Kind.FLOAT and math.isfinite(value):
+            return value
+    elif isinstance(value, str):
+        if key.kind is Kind.DATETIME:
+            return parse_datetime(value)
+        if key.kind in (Kind.STRING, Kind.ID, Kind.ENUM) and "\x00" not in value:
+            return value
+    raise TypeError(f"{value!r} is not a {key.kind or 'rank'}")

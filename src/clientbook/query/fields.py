@@ -185,7 +185,7 @@ def _bool(spec: Field, raw: object) -> Scalar:
 
 
 def _tag(spec: Field, raw: object) -> Scalar:
-    if not isinstance(raw, str) or not raw.strip():
+    if not isinstance(raw, str) or not raw.strip() or "\x00" in raw:
         raise ValueError("not a tag")
     # Tags compare case-insensitively (SPEC §12): `customer_tags.tagKey` holds the casefold.
     return raw.strip().casefold()

@@ -120,7 +120,8 @@ class Cursor:
 
 @dataclass(frozen=True, slots=True)
 class ListQuery:
-    """Everything a list request asks for. `search` is the ranked full-text query (`q`)."""
+    """Everything a list request asks for. `search` is the ranked full-text query (`q`); None or
+    blank means no search, while a text with no words in it (only punctuation) matches nothing."""
 
     where: Filter = MATCH_ALL
     sort: tuple[Sort, ...] = ()

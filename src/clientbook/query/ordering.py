@@ -104,6 +104,8 @@ def ordering_for(resource: Resource, query: ListQuery) -> Ordering:
         else:
             keys.append(SEQ_KEY)
     elif query.search and not (terms := parse_terms(query.search)).empty:
+        # (A blank search is no search; one with no words is handled as "no row" by the
+        # compiler and needs no ranking.)
         keys = [Key(RANK, RANK, kind=None), SEQ_KEY]
     else:
         terms = None

@@ -35,6 +35,9 @@ from clientbook.domain.errors import (
 )
 from clientbook.domain.ids import is_valid_id, new_id
 from clientbook.domain.timestamps import format_datetime, utcnow
+from clientbook.query.compiler import Page, run_list
+from clientbook.query.fields import CUSTOMERS
+from clientbook.query.model import ListQuery
 from clientbook.services import audit
 from clientbook.services import users as user_service
 from clientbook.services.records import present, settings_of, unique_conflicts
@@ -87,6 +90,14 @@ def get_customer(conn: Connection, principal: Principal | None, customer_id: str
     return dict(row._mapping)
 
 
+def list_customers(conn: Connection, principal: Principal | None, query: ListQuery) -> Page:
+    """A page of the records this principal may see (an owner's list holds only their own)."""
+    principal = require_authenticated(principal)
+    owner = customer_owner_scope(principal)
+    scope = None if owner is None else customers.c.userId == owner
+    return run_list(conn, CUSTOMERS, query, scope=scope)
+
+
 def find_own_customer(conn: Connection, principal: Principal | None) -> Customer | None:
     """The acting user's own record (the seed's getCustomerByUserId)."""
     principal = require_authenticated(principal)
@@ -115,15 +126,22 @@ def _check_references(conn: Connection, values: Mapping[str, Any]) -> None:
         exists = conn.execute(select(users.c.id).where(users.c.id == values["userId"])).first()
         if exists is None:
             errors["userId"] = "no user has this id"
-    assignee = values.get("assignedTo")
-    if assignee is not None:
-        row = conn.execute(
-            select(users.c.role, users.c.status).where(users.c.id == assignee)
-        ).first()
-        if row is None or row.role != "super_admin" or row.status != "active":
-            errors["assignedTo"] = "must be an active staff user (super_admin)"
+    assignee_problem = assignee_error(conn, values.get("assignedTo"))
+    if assignee_problem is not None:
+        errors["assignedTo"] = assignee_problem
     if errors:
         raise ValidationFailed(errors)
+
+
+def assignee_error(conn: Connection, assignee: str | None) -> str | None:
+    """Why `assignee` cannot be assigned (None when it can, or when unassigning): it must be an
+    active user with role super_admin (SPEC §12). Shared by the single and bulk assignment."""
+    if assignee is None:
+        return None
+    row = conn.execute(select(users.c.role, users.c.status).where(users.c.id == assignee)).first()
+    if row is None or row.role != "super_admin" or row.status != "active":
+        return "must be an active staff user (super_admin)"
+    return None
 
 
 def _check_email_free(conn: Connection, email: str | None, *, except_id: str | None) -> None:
@@ -306,6 +324,28 @@ def update_customer(
     )
 
 
+def clean_status_reason(reason: Any) -> str | None:
+    """A status change's optional reason: text, trimmed; blank counts as none."""
+    if reason is not None and not isinstance(reason, str):
+        raise ValidationFailed({"reason": "must be text"})
+    return (reason or "").strip() or None
+
+
+def status_change_metadata(
+    metadata: str | None, *, reason: str | None, actor_id: str | None, at: datetime
+) -> dict[str, Any]:
+    """The seed's updateCustomerStatus merge: the stored metadata with `statusChangedAt`,
+    `statusChangedBy` and `statusChangeReason` (removed when there is no reason, SPEC §12).
+    Shared by the single-record and the bulk status change."""
+    merged: dict[str, Any] = orjson.loads(metadata or "{}")
+    merged.pop("statusChangeReason", None)
+    if reason is not None:
+        merged["statusChangeReason"] = reason
+    merged["statusChangedAt"] = format_datetime(at)
+    merged["statusChangedBy"] = actor_id
+    return merged
+
+
 def change_status(
     conn: Connection,
     principal: Principal | None,
@@ -325,15 +365,10 @@ def change_status(
     values = validate_customer({"status": status}, current=current)
     if values["status"] == current["status"]:
         return current
-    if reason is not None and not isinstance(reason, str):
-        raise ValidationFailed({"reason": "must be text"})
-    reason = (reason or "").strip() or None
-    metadata = orjson.loads(current["metadata"] or "{}")
-    metadata.pop("statusChangeReason", None)
-    if reason is not None:
-        metadata["statusChangeReason"] = reason
-    metadata["statusChangedAt"] = format_datetime(utcnow())
-    metadata["statusChangedBy"] = principal.id
+    reason = clean_status_reason(reason)
+    metadata = status_change_metadata(
+        current["metadata"], reason=reason, actor_id=principal.id, at=utcnow()
+    )
     values = validate_customer(
         {"status": values["status"], "metadata": metadata},
         current=current,

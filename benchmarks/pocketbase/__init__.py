@@ -1,0 +1,1 @@
+"""PocketBase, set up with the seed's customers collection for the comparison benchmark."""

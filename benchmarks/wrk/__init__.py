@@ -1,0 +1,1 @@
+"""Load generation with wrk, and the server process it measures."""

@@ -1,0 +1,70 @@
+"""`/api/customers/{id}/timeline`: a customer's interactions, notes and record events merged,
+newest first (SPEC §5, §9). What an owner sees is decided in `services.timeline`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from clientbook.api.deps import OptionalPrincipal
+from clientbook.api.http import JSONBytes
+from clientbook.api.schemas import ERROR_RESPONSES, json_response
+from clientbook.services.runtime import Database
+from clientbook.services.timeline import customer_timeline
+
+router = APIRouter(tags=["timeline"])
+
+_OBJECT = {"type": "object"}
+ITEM = {
+    "type": "object",
+    "required": ["kind", "at"],
+    "properties": {
+        "kind": {"type": "string", "enum": ["interaction", "note", "event"]},
+        "at": {"type": "string", "format": "date-time"},
+        "interaction": {**_OBJECT, "description": "when kind is interaction"},
+        "note": {**_OBJECT, "description": "when kind is note"},
+        "event": {
+            **_OBJECT,
+            "description": "when kind is event: an audit entry of the record (owners do not "
+            "see its ip, userAgent and requestId)",
+        },
+    },
+}
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: json_response(
+        "A page of the timeline, newest first",
+        {
+            "type": "object",
+            "required": ["total", "rows", "cursor"],
+            "properties": {
+                "total": {"type": ["integer", "null"]},
+                "rows": {"type": "array", "items": ITEM},
+                "cursor": {"type": ["string", "null"], "description": "the next page's cursor"},
+            },
+        },
+    ),
+    **ERROR_RESPONSES,
+}
+PARAMETERS = {
+    "parameters": [
+        {"name": name, "in": "query", "required": False, "schema": schema, "description": text}
+        for name, schema, text in (
+            ("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "items per page (25)"),
+            ("cursor", {"type": "string"}, "the `cursor` of the previous page"),
+            ("total", {"type": "boolean"}, "`false` skips the count"),
+        )
+    ]
+}
+
+
+@router.get("/api/customers/{customer_id}/timeline", responses=RESPONSES, openapi_extra=PARAMETERS)
+async def read_timeline(
+    customer_id: str, request: Request, principal: OptionalPrincipal
+) -> JSONBytes:
+    """Interactions, notes and record events; an owner sees only shared items."""
+    db: Database = request.app.state.db
+    with db.read() as conn:
+        page = customer_timeline(conn, principal, customer_id, request.query_params.multi_items())
+    rows = [item.present() for item in page.rows]
+    return JSONBytes({"total": page.total, "rows": rows, "cursor": page.next_cursor})

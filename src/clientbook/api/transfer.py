@@ -1,0 +1,186 @@
+"""Import and export (SPEC §8, §12): thin routes over services.exports and services.import_jobs.
+
+    GET  /api/customers/export?format=csv|json|jsonl|xlsx|excel&<list filters>&q=&ids=
+    POST /api/customers/import      multipart `file`; format, overwrite, skipErrors, dryRun, sheet
+    GET  /api/imports/{id}          a job: status, progress, report
+
+Included before the customers router, whose `/api/customers/{customer_id}` would take `export`
+and `import` for ids. Everything that takes long runs off the event loop: the export streams
+from a sync generator (Starlette iterates it in the thread pool), the import in the thread pool
+or a job thread.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+from starlette.datastructures import UploadFile
+from starlette.types import Message
+
+from clientbook.access import Principal, require_authenticated
+from clientbook.api.deps import get_principal
+from clientbook.api.http import JSONBytes
+from clientbook.api.schemas import ERROR_RESPONSES
+from clientbook.domain.errors import BadQuery, TooLarge, UnsupportedMedia, ValidationFailed
+from clientbook.services import exports, import_jobs
+from clientbook.services.imports import ImportOptions
+from clientbook.services.runtime import Database
+
+router = APIRouter(tags=["import and export"])
+_FLAGS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False}
+_FLAGS |= {"no": False, "off": False, "": False}
+_OPTION_NAMES = ("format", "overwrite", "skipErrors", "dryRun", "sheet")
+
+
+def _db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+@router.get(
+    "/api/customers/export",
+    responses={**ERROR_RESPONSES, 200: {"description": "The export file, streamed"}},
+)
+async def export_customers(
+    request: Request, principal: Principal | None = Depends(get_principal)
+) -> StreamingResponse:
+    """Every record the caller may see that matches the list filters (`status=active`,
+    `q=tan`, `tag=vip`, ...) or `ids=a,b,c`, as a file named `customers-YYYY-MM-DD.<format>`."""
+    db = _db(request)
+    plan = exports.plan_export(principal, request.query_params.multi_items())
+    filename = plan.filename(datetime.now(UTC).date())
+    return StreamingResponse(
+        exports.stream_export(db, principal, plan),
+        media_type=plan.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _limited_receive(request: Request, limit: int) -> Callable[[], Awaitable[Message]]:
+    """The request's body, cut off with 413 once more than `limit` bytes have come (a body
+    without a Content-Length is read only that far; SPEC §12)."""
+    received = 0
+    receive = request.receive
+
+    async def limited() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise TooLarge(_too_large(limit))
+        return message
+
+    return limited
+
+
+def _too_large(limit: int) -> str:
+    return f"The upload is larger than the limit of {limit // (1024 * 1024)} MiB"
+
+
+def _options(values: dict[str, Any]) -> ImportOptions:
+    errors: dict[str, str] = {}
+    flags: dict[str, bool] = {}
+    for name in ("overwrite", "skipErrors", "dryRun"):
+        raw = str(values.get(name, "")).strip().lower()
+        if raw not in _FLAGS:
+            errors[name] = "must be true or false"
+        flags[name] = _FLAGS.get(raw, False)
+    if errors:
+        raise ValidationFailed(errors)
+    return ImportOptions(
+        format=str(values["format"]) if values.get("format") else None,
+        overwrite=flags["overwrite"],
+        skip_errors=flags["skipErrors"],
+        dry_run=flags["dryRun"],
+        sheet=str(values["sheet"]) if values.get("sheet") else None,
+    )
+
+
+def _save(upload: UploadFile) -> Path:
+    handle = tempfile.NamedTemporaryFile(prefix="clientbook-import-", delete=False)  # noqa: SIM115
+    with handle:
+        upload.file.seek(0)
+        shutil.copyfileobj(upload.file, handle, 1024 * 1024)
+    return Path(handle.name)
+
+
+@router.post(
+    "/api/customers/import",
+    responses={**ERROR_RESPONSES, 202: {"description": "Started as a job: poll its Location"}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "format": {"type": "string", "enum": ["csv", "json", "jsonl", "xlsx"]},
+                            "overwrite": {"type": "boolean"},
+                            "skipErrors": {"type": "boolean"},
+                            "dryRun": {"type": "boolean"},
+                            "sheet": {"type": "string"},
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+async def import_customers(
+    request: Request, principal: Principal | None = Depends(get_principal)
+) -> JSONBytes:
+    """Import a CSV, JSON / JSON Lines or XLSX file. Options come as form fields or query
+    parameters. Small files answer 200 with the job and its report; large ones 202 at once."""
+    db = _db(request)
+    require_authenticated(principal)
+    unknown_params = sorted(set(request.query_params) - set(_OPTION_NAMES))
+    if unknown_params:
+        message = "not an import option"
+        raise BadQuery(message, fields={name: message for name in unknown_params})
+    limit = db.settings.max_upload_bytes
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise TooLarge(_too_large(limit))
+    if "multipart/form-data" not in request.headers.get("content-type", ""):
+        raise UnsupportedMedia("Send the file as multipart/form-data, in the field `file`")
+    limited = Request(request.scope, _limited_receive(request, limit))
+    async with limited.form(max_files=1, max_fields=len(_OPTION_NAMES)) as form:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise ValidationFailed({"file": "required: the file to import"})
+        unknown = [k for k in form if k != "file" and k not in _OPTION_NAMES]
+        if unknown:
+            raise ValidationFailed({name: "unknown field" for name in unknown})
+        values = {**dict(request.query_params), **{k: v for k, v in form.items() if k != "file"}}
+        options = _options(values)
+        path = await run_in_threadpool(_save, upload)
+        filename = upload.filename
+    submitted = await run_in_threadpool(
+        import_jobs.submit_import, db, principal, path, filename=filename, options=options
+    )
+    job = submitted.job
+    if submitted.finished:
+        return JSONBytes({"job": job})
+    location = {"Location": f"/api/imports/{job['$id']}"}
+    return JSONBytes({"job": job}, status_code=202, headers=location)
+
+
+@router.get("/api/imports/{job_id}", responses=ERROR_RESPONSES)
+async def read_import(
+    job_id: str, request: Request, principal: Principal | None = Depends(get_principal)
+) -> JSONBytes:
+    """An import's status (queued, running, succeeded, failed), progress and report."""
+    db = _db(request)
+    return JSONBytes(await run_in_threadpool(import_jobs.get_job, db, principal, job_id))

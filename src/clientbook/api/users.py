@@ -1,0 +1,137 @@
+"""`/api/users`: staff manage accounts — list, create or invite, read, change (name, role,
+block / unblock), delete (SPEC §3, §5). The rules live in `services.users`; password hashes
+never leave it (`present_user` has no such field)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from clientbook.api.deps import OptionalPrincipal
+from clientbook.api.http import JSONBytes, json_object
+from clientbook.api.schemas import ERROR_RESPONSES, json_response, object_schema
+from clientbook.domain.fields import Field
+from clientbook.domain.users import USER_FIELDS
+from clientbook.services import users as svc
+from clientbook.services.runtime import Database
+
+router = APIRouter(prefix="/api/users", tags=["users"])
+
+USER_OUTPUT = object_schema(
+    {
+        "$id": Field("string", required=True),
+        "$createdAt": Field("datetime", required=True),
+        "$updatedAt": Field("datetime", required=True),
+        **{name: USER_FIELDS[name] for name in ("email", "name", "role", "status")},
+        "lastLoginAt": Field("datetime"),
+    },
+    for_input=False,
+    required=["$id", "$createdAt", "$updatedAt", "name", "role", "status"],
+)
+CREATE_INPUT = object_schema(
+    {"$id": Field("string", 36), **{n: USER_FIELDS[n] for n in svc.CREATE_KEYS if n != "$id"}},
+    for_input=True,
+    required=["email"],
+)
+CREATE_INPUT["description"] = "Without `password` the account is invited; with one, active."
+PATCH_INPUT = object_schema({n: USER_FIELDS[n] for n in svc.PATCH_KEYS}, for_input=True)
+PATCH_INPUT["description"] = "`status`: `blocked` blocks, `active` unblocks."
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: json_response("The account", USER_OUTPUT),
+    201: json_response("Created", USER_OUTPUT),
+    **ERROR_RESPONSES,
+}
+PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: json_response(
+        "A page of accounts",
+        {
+            "type": "object",
+            "required": ["total", "rows", "cursor"],
+            "properties": {
+                "total": {"type": ["integer", "null"]},
+                "rows": {"type": "array", "items": USER_OUTPUT},
+                "cursor": {"type": ["string", "null"], "description": "the next page's cursor"},
+            },
+        },
+    ),
+    **ERROR_RESPONSES,
+}
+PAGE_PARAMETERS = {
+    "parameters": [
+        {"name": name, "in": "query", "required": False, "schema": schema, "description": text}
+        for name, schema, text in (
+            ("role", {"type": "string"}, "user, super_admin (a comma list means any of)"),
+            ("status", {"type": "string"}, "active, invited, blocked (comma list: any of)"),
+            ("email", {"type": "string"}, "compared case-insensitively"),
+            ("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "rows per page (25)"),
+            ("cursor", {"type": "string"}, "the `cursor` of the previous page"),
+            ("total", {"type": "boolean"}, "`false` skips the count"),
+            ("sort", {"type": "string"}, "e.g. `name`, `-$createdAt`; default creation order"),
+        )
+    ]
+}
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def _db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+@router.get("", responses=PAGE_RESPONSES, openapi_extra=PAGE_PARAMETERS)
+async def list_users(request: Request, principal: OptionalPrincipal) -> JSONBytes:
+    """Accounts, filtered by role, status or email."""
+    with _db(request).read() as conn:
+        page = svc.list_user_page(conn, principal, request.query_params.multi_items())
+    rows = [svc.present_user(row) for row in page.rows]
+    return JSONBytes({"total": page.total, "rows": rows, "cursor": page.next_cursor})
+
+
+@router.post("", status_code=201, responses=RESPONSES, openapi_extra=_body(CREATE_INPUT))
+async def create_user(request: Request, principal: OptionalPrincipal) -> JSONBytes:
+    """Create an account (with `password`) or invite one (without)."""
+    data = await json_object(request)
+    user = await run_in_threadpool(svc.create_or_invite, _db(request), principal, data)
+    headers = {"Location": f"/api/users/{user['id']}"}
+    return JSONBytes(svc.present_user(user), status_code=201, headers=headers)
+
+
+@router.get("/{user_id}", responses=RESPONSES)
+async def read_user(user_id: str, request: Request, principal: OptionalPrincipal) -> JSONBytes:
+    """One account."""
+    with _db(request).read() as conn:
+        return JSONBytes(svc.present_user(svc.read_user(conn, principal, user_id)))
+
+
+@router.patch("/{user_id}", responses=RESPONSES, openapi_extra=_body(PATCH_INPUT))
+async def update_user(user_id: str, request: Request, principal: OptionalPrincipal) -> JSONBytes:
+    """Change `name`, `role` or `status`; staff cannot block or demote themselves."""
+    data = await json_object(request)
+    db = _db(request)
+
+    def work() -> dict[str, Any]:
+        with db.transaction() as conn:
+            return svc.update_user(conn, principal, user_id, data)
+
+    return JSONBytes(svc.present_user(await run_in_threadpool(work)))
+
+
+@router.delete(
+    "/{user_id}", status_code=204, responses={204: {"description": "Deleted"}, **ERROR_RESPONSES}
+)
+async def delete_user(user_id: str, request: Request, principal: OptionalPrincipal) -> Response:
+    """Delete an account; 409 while it still owns a customer record."""
+    db = _db(request)
+
+    def work() -> None:
+        with db.transaction() as conn:
+            svc.delete_user(conn, principal, user_id)
+
+    await run_in_threadpool(work)
+    return Response(status_code=204)

@@ -1,0 +1,283 @@
+"""The fast path for writing many validated records at once (the demo loader, imports).
+
+Callers validate every record with the domain validators first (`validate_customer`,
+`validate_user`, `validate_interaction`, `validate_note`) and build rows with
+`build_customer_row` / `build_user_row` / `build_item_row`, which assemble exactly the columns
+the single-record services write (derived customer columns included). This module then writes
+them with `executemany` in large batches inside the caller's transaction, together with the
+`customer_tags` side table, which it derives from `metadata.tags` the way `services/customers.py`
+does. It checks no permissions and writes no audit rows: the caller does both.
+
+The work is split in two so that the expensive half can run in another process:
+`prepare_batch` (pure, picklable result) turns row dicts into DBAPI parameter tuples with the
+column types' own bind processors, so a value is stored exactly as a Core `insert()` would store
+it; `write_batch` only executes them on the caller's connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
+
+from clientbook.db.tables import (
+    customer_interactions,
+    customer_notes,
+    customer_tags,
+    customers,
+    users,
+)
+from clientbook.domain import tags as tag_rules
+from clientbook.domain.customers import derive_customer_columns
+
+Row = dict[str, Any]
+
+# Parents before children, so that every foreign key points at a row already written.
+_TABLES: dict[str, Table] = {
+    t.name: t for t in (users, customers, customer_tags, customer_interactions, customer_notes)
+}
+
+# The insert trigger that keeps the SQLite full-text index in step, as migration 0001 creates
+# it. Fired once per row it costs more than the rest of the customer insert; the bulk writer
+# replays its effect once per batch instead (see `_insert_customers_sqlite`), and only while
+# the trigger is exactly this one, so that what it does cannot drift from what we replay.
+FTS_TRIGGER = "customers_fts_insert"
+_FTS_TRIGGER_SQL = (
+    "CREATE TRIGGER customers_fts_insert AFTER INSERT ON customers BEGIN "
+    'INSERT INTO customers_fts(rowid, "searchText") VALUES (new.seq, new."searchText"); END'
+)
+_FTS_REPLAY_SQL = (
+    'INSERT INTO customers_fts(rowid, "searchText") '
+    'SELECT seq, "searchText" FROM customers WHERE seq > ? ORDER BY seq'
+)
+# Below this many customers the per-row trigger is cheaper than dropping and re-creating it.
+FTS_REPLAY_MIN_ROWS = 2_000
+
+
+# --- building rows ---------------------------------------------------------------------------
+
+
+def build_customer_row(
+    values: Mapping[str, Any],
+    *,
+    record_id: str,
+    created_at: datetime,
+    created_by: str | None,
+    updated_at: datetime | None = None,
+    updated_by: str | None = None,
+    version: int = 1,
+    default_region: str = "MY",
+) -> Row:
+    """The row `create_customer` inserts for `values` (the output of `validate_customer` on
+    create), with the derived columns; `updated_*` and `version` let a loader write history."""
+    return {
+        **values,
+        "id": record_id,
+        "createdAt": created_at,
+        "updatedAt": updated_at or created_at,
+        "version": version,
+        "createdBy": created_by,
+        "updatedBy": updated_by,
+        **derive_customer_columns(values, default_region=default_region),
+    }
+
+
+def build_user_row(
+    values: Mapping[str, Any],
+    *,
+    user_id: str,
+    created_at: datetime,
+    password_hash: str | None = None,
+) -> Row:
+    """The row `users.insert_user` inserts for `values` (the output of `validate_user`)."""
+    row = {
+        "role": "user",
+        "status": "active",
+        "name": "",
+        **values,
+        "id": user_id,
+        "createdAt": created_at,
+        "updatedAt": created_at,
+        "passwordHash": password_hash,
+        "passwordUpdatedAt": created_at if password_hash else None,
+    }
+    row.pop("password", None)
+    return row
+
+
+def build_item_row(
+    values: Mapping[str, Any],
+    *,
+    item_id: str,
+    customer_id: str,
+    created_at: datetime,
+    created_by: str | None,
+    tracks_updated_by: bool,
+) -> Row:
+    """The row `customer_items.create_item` inserts for an interaction or a note."""
+    row = {
+        **values,
+        "id": item_id,
+        "customerId": customer_id,
+        "createdAt": created_at,
+        "updatedAt": created_at,
+        "createdBy": created_by,
+    }
+    if tracks_updated_by:
+        row["updatedBy"] = None
+    return row
+
+
+def customer_tag_rows(customer_id: str, metadata: str | None) -> list[Row]:
+    """The `customer_tags` rows of one record, as `customers._sync_tags` writes them."""
+    return [
+        {"customerId": customer_id, "tag": tag, "tagKey": tag_rules.tag_key(tag)}
+        for tag in tag_rules.get_customer_tags(metadata)
+    ]
+
+
+@dataclass
+class BulkRows:
+    """Rows to write together: customers' owners in `users`, interactions/notes after them."""
+
+    users: list[Row] = field(default_factory=list)
+    customers: list[Row] = field(default_factory=list)
+    interactions: list[Row] = field(default_factory=list)
+    notes: list[Row] = field(default_factory=list)
+
+
+# --- preparing -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TableRows:
+    """DBAPI-ready rows for one table: column names and one tuple of bound values per row."""
+
+    table: str
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    """What `write_batch` executes; plain data, cheap to pickle between processes."""
+
+    dialect: str
+    parts: tuple[TableRows, ...]
+
+    def count(self, table: str) -> int:
+        return sum(len(part.rows) for part in self.parts if part.table == table)
+
+
+@cache
+def dialect_for(name: str) -> Dialect:
+    """A dialect object for bind processing only (no connection): `sqlite` or `postgresql`."""
+    if name == "sqlite":
+        return sqlite.dialect()  # type: ignore[no-any-return]
+    if name == "postgresql":
+        return postgresql.psycopg.dialect()  # type: ignore[no-any-return]
+    raise ValueError(f"unsupported dialect {name!r}")
+
+
+def _processors(dialect_name: str, table: str, columns: tuple[str, ...]) -> list[Any]:
+    dialect = dialect_for(dialect_name)
+    t = _TABLES[table]
+    return [t.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
+
+
+_cached_processors = cache(_processors)
+
+
+def _prepare_table(dialect: str, table: str, rows: Sequence[Row]) -> TableRows:
+    """Every row must have the first row's keys: the single-record builders always do."""
+    columns = tuple(rows[0])
+    processors = _cached_processors(dialect, table, columns)
+    converting = [(i, p) for i, p in enumerate(processors) if p is not None]
+    out: list[tuple[Any, ...]] = []
+    for row in rows:
+        values = [row[name] for name in columns]
+        for i, process in converting:
+            if values[i] is not None:
+                values[i] = process(values[i])
+        out.append(tuple(values))
+    return TableRows(table, columns, out)
+
+
+def prepare_batch(rows: BulkRows, dialect: str) -> PreparedBatch:
+    """Bind every value as the column type would (timestamps to text on SQLite, ...)."""
+    tags = [tag for c in rows.customers for tag in customer_tag_rows(c["id"], c.get("metadata"))]
+    ordered = (
+        ("users", rows.users),
+        ("customers", rows.customers),
+        ("customer_tags", tags),
+        ("customer_interactions", rows.interactions),
+        ("customer_notes", rows.notes),
+    )
+    parts = tuple(_prepare_table(dialect, name, part) for name, part in ordered if part)
+    return PreparedBatch(dialect, parts)
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+@cache
+def _insert_sql(dialect_name: str, table: str, columns: tuple[str, ...]) -> str:
+    dialect = dialect_for(dialect_name)
+    quote = dialect.identifier_preparer.quote
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    names = ", ".join(quote(c) for c in columns)
+    markers = ", ".join(marker for _ in columns)
+    return f"INSERT INTO {quote(table)} ({names}) VALUES ({markers})"
+
+
+def write_batch(conn: Connection, batch: PreparedBatch) -> None:
+    """Execute a prepared batch inside the caller's open transaction (never commits)."""
+    if batch.dialect != conn.dialect.name:
+        raise ValueError(f"batch prepared for {batch.dialect}, connection is {conn.dialect.name}")
+    if not conn.in_transaction():
+        raise RuntimeError("write_batch needs the caller's transaction")
+    for part in batch.parts:
+        sql = _insert_sql(batch.dialect, part.table, part.columns)
+        if part.table == "customers" and batch.dialect == "sqlite":
+            _insert_customers_sqlite(conn, sql, part.rows)
+        else:
+            conn.exec_driver_sql(sql, part.rows)
+
+
+def _insert_customers_sqlite(conn: Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """Insert customers, indexing their search text in one statement instead of per row.
+
+    The trigger is dropped and re-created inside the caller's transaction: SQLite DDL is
+    transactional, so no committed state and no other connection ever lacks it, and a
+    rollback brings it back with everything else. Measured on 300,000 rows: FTS upkeep falls
+    from ~37 µs to ~12 µs a row.
+    """
+    trigger_sql = _fts_trigger_sql(conn)
+    if len(rows) < FTS_REPLAY_MIN_ROWS or trigger_sql != _FTS_TRIGGER_SQL:
+        conn.exec_driver_sql(sql, rows)
+        return
+    # AUTOINCREMENT: every new seq is above any seq ever used, and we are the only writer.
+    before = conn.exec_driver_sql("SELECT coalesce(max(seq), 0) FROM customers").scalar_one()
+    conn.exec_driver_sql(f"DROP TRIGGER {FTS_TRIGGER}")
+    conn.exec_driver_sql(sql, rows)
+    conn.exec_driver_sql(_FTS_REPLAY_SQL, (before,))
+    conn.exec_driver_sql(trigger_sql)
+
+
+def _fts_trigger_sql(conn: Connection) -> str | None:
+    query = "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?"
+    value = conn.exec_driver_sql(query, (FTS_TRIGGER,)).scalar()
+    return value if isinstance(value, str) else None
+
+
+def insert_bulk(conn: Connection, rows: BulkRows) -> PreparedBatch:
+    """Prepare and write `rows` in the caller's transaction; returns what was written."""
+    batch = prepare_batch(rows, conn.dialect.name)
+    write_batch(conn, batch)
+    return batch

@@ -1,0 +1,306 @@
+"""Demo data (SPEC §10, `clientbook demo --customers N`): realistic, deterministic, validated.
+
+What one run writes into an empty database:
+
+* five sales reps: `super_admin`, `active`, no password (they cannot sign in until one is set;
+  `active` because customers may only be assigned to active staff, SPEC §12);
+* per customer, its owner's account (role `user`, status `invited`: no password until the
+  person activates it, which is what SPEC §3 means by a null `passwordHash`), the record
+  itself (Malaysian-flavoured, see `demo_records`), its tags in `customer_tags`, and for about
+  one customer in ten, interactions and notes logged by the reps.
+
+Every body goes through the same validators as the API (`validate_user`, `validate_customer`,
+`validate_interaction`, `validate_note`) and every row through the same builders as the
+single-record services (`services.bulk`), so derived columns and tags are what a create writes.
+
+Determinism: the same `seed` and `as_of` give the same records, field for field; only the ids
+differ between runs (ids are time-ordered and fresh by design). Chunk `k` draws from its own
+random stream, so the data does not depend on how many worker processes built it.
+
+Audit: one `demo.generated` row (actor `system`) per committed transaction, with the running
+counts (`customers: {from, to}`, ...), rather than a row per record; a million customers make
+twenty rows. One per transaction, not one per run, keeps SPEC §3's rule that no committed
+change lacks its audit row even if a run is interrupted halfway.
+
+Speed: chunks of customers are generated, validated and bound (`bulk.prepare_batch`) in worker
+processes (spawn-safe), while this process only writes them through the one writer connection,
+in transactions of `transaction_size` customers. A bounded number of chunks is in flight, so
+memory stays flat whatever N is.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import closing
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime, time
+from random import Random
+
+from sqlalchemy import Connection, select
+
+from clientbook.access import SYSTEM
+from clientbook.db.engine import Database
+from clientbook.db.tables import customers as customers_table
+from clientbook.domain.customers import validate_customer
+from clientbook.domain.errors import Conflict, ValidationFailed
+from clientbook.domain.ids import new_id
+from clientbook.domain.interactions import validate_interaction
+from clientbook.domain.notes import validate_note
+from clientbook.domain.timestamps import to_millis
+from clientbook.domain.users import validate_user
+from clientbook.services import audit, demo_records
+from clientbook.services import users as user_service
+from clientbook.services.bulk import (
+    BulkRows,
+    PreparedBatch,
+    build_customer_row,
+    build_item_row,
+    build_user_row,
+    prepare_batch,
+    write_batch,
+)
+from clientbook.services.demo_records import DemoCustomer
+from clientbook.services.demo_vocabulary import STAFF
+
+DEFAULT_SEED = 1957  # Merdeka
+CHUNK_SIZE = 5_000  # customers one worker task builds
+TRANSACTION_SIZE = 50_000  # customers per committed transaction
+# Below this many customers, starting worker processes costs more than it saves.
+WORKERS_FROM = 20_000
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    """Everything a worker needs to build any chunk: plain values, cheap to pickle."""
+
+    customers: int
+    seed: int
+    as_of: datetime
+    staff_ids: tuple[str, ...]
+    dialect: str
+    default_region: str = "MY"
+    chunk_size: int = CHUNK_SIZE
+
+    @property
+    def chunks(self) -> int:
+        return -(-self.customers // self.chunk_size)
+
+
+@dataclass
+class DemoCounts:
+    """What a run wrote (`staff` counts reps created now, not ones reused)."""
+
+    staff: int = 0
+    users: int = 0
+    customers: int = 0
+    tags: int = 0
+    interactions: int = 0
+    notes: int = 0
+
+    def add(self, batch: PreparedBatch) -> None:
+        self.users += batch.count("users")
+        self.customers += batch.count("customers")
+        self.tags += batch.count("customer_tags")
+        self.interactions += batch.count("customer_interactions")
+        self.notes += batch.count("customer_notes")
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def default_as_of() -> datetime:
+    """Midnight UTC today: a run is reproducible all day, and dates stay current."""
+    return datetime.combine(datetime.now(UTC).date(), time(), tzinfo=UTC)
+
+
+def default_workers(customers: int) -> int:
+    """One generating process per spare core (the writer keeps one), none for small runs."""
+    if customers < WORKERS_FROM:
+        return 0
+    return max(1, min((os.cpu_count() or 2) - 1, 4))
+
+
+# --- building chunks (runs in the workers) ---------------------------------------------------
+
+
+def chunk_rng(seed: int, chunk: int) -> Random:
+    # A string seed is hashed with SHA-512: the same stream in every process and Python run.
+    return Random(f"clientbook-demo:{seed}:{chunk}")
+
+
+def generate_chunk(plan: DemoPlan, chunk: int) -> Iterator[DemoCustomer]:
+    """The unvalidated bodies of chunk `chunk`, in order."""
+    rng = chunk_rng(plan.seed, chunk)
+    start = chunk * plan.chunk_size
+    for index in range(start, min(start + plan.chunk_size, plan.customers)):
+        yield demo_records.customer(
+            rng, index, plan.customers, plan.as_of, user_id=new_id(), reps=plan.staff_ids
+        )
+
+
+def build_rows(plan: DemoPlan, chunk: int) -> BulkRows:
+    """Chunk `chunk` validated and built into rows, as the single-record services would."""
+    rows = BulkRows()
+    for demo in generate_chunk(plan, chunk):
+        _add_rows(plan, demo, rows)
+    return rows
+
+
+def build_chunk(plan: DemoPlan, chunk: int) -> PreparedBatch:
+    """The worker task: rows of chunk `chunk`, bound for the plan's database."""
+    return prepare_batch(build_rows(plan, chunk), plan.dialect)
+
+
+def _add_rows(plan: DemoPlan, demo: DemoCustomer, rows: BulkRows) -> None:
+    staff = plan.staff_ids
+    owner = demo.customer["userId"]
+    rows.users.append(
+        build_user_row(validate_user(demo.user), user_id=owner, created_at=demo.created_at)
+    )
+    updater = None if demo.updated_by_rep is None else staff[demo.updated_by_rep]
+    customer_id = new_id()
+    rows.customers.append(
+        build_customer_row(
+            validate_customer(demo.customer, default_region=plan.default_region),
+            record_id=customer_id,
+            created_at=to_millis(demo.created_at),
+            created_by=owner if demo.created_by_rep is None else staff[demo.created_by_rep],
+            updated_at=to_millis(demo.updated_at),
+            updated_by=updater,
+            version=1 if updater is None else 2,
+            default_region=plan.default_region,
+        )
+    )
+    items = [(validate_interaction(b), False) for b in demo.interactions]
+    items += [(validate_note(b), True) for b in demo.notes]
+    for (values, is_note), rep, at in zip(items, demo.item_reps, demo.item_times, strict=True):
+        row = build_item_row(
+            values,
+            item_id=new_id(),
+            customer_id=customer_id,
+            created_at=to_millis(at),
+            created_by=staff[rep],
+            tracks_updated_by=is_note,
+        )
+        (rows.notes if is_note else rows.interactions).append(row)
+
+
+# --- the pipeline (runs in this process) -----------------------------------------------------
+
+
+def _batches(plan: DemoPlan, workers: int) -> Iterator[PreparedBatch]:
+    """Prepared chunks in chunk order, built here or by `workers` spawned processes."""
+    if workers <= 0:
+        for chunk in range(plan.chunks):
+            yield build_chunk(plan, chunk)
+        return
+    # spawn, not fork: the parent holds an open SQLite connection a fork would copy.
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    try:
+        # Two chunks in flight per worker keep them busy while bounding memory.
+        ahead = min(plan.chunks, 2 * workers)
+        pending: deque[Future[PreparedBatch]] = deque(
+            pool.submit(build_chunk, plan, chunk) for chunk in range(ahead)
+        )
+        next_chunk = ahead
+        while pending:
+            batch = pending.popleft().result()
+            if next_chunk < plan.chunks:
+                pending.append(pool.submit(build_chunk, plan, next_chunk))
+                next_chunk += 1
+            yield batch
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def ensure_staff(conn: Connection) -> tuple[tuple[str, ...], int]:
+    """The reps' user ids (existing active super_admins with their emails are reused) and how
+    many were created now."""
+    ids: list[str] = []
+    created = 0
+    for name, email in STAFF:
+        user = user_service.find_user_by_email(conn, email)
+        if user is None:
+            data = {"email": email, "name": name, "role": "super_admin", "status": "active"}
+            user = user_service.insert_user(conn, SYSTEM, data, password_hash=None)
+            created += 1
+        elif user["role"] != "super_admin" or user["status"] != "active":
+            message = f"{email} exists but is not an active super_admin"
+            raise Conflict(message, fields={"staff": message})
+        ids.append(user["id"])
+    return tuple(ids), created
+
+
+def _assert_no_customers(conn: Connection) -> None:
+    if conn.execute(select(customers_table.c.seq).limit(1)).first() is not None:
+        message = "the demo only fills a database that has no customers yet"
+        raise Conflict(message, fields={"customers": message})
+
+
+def run_demo(
+    db: Database,
+    *,
+    customers: int,
+    seed: int = DEFAULT_SEED,
+    as_of: datetime | None = None,
+    workers: int | None = None,
+    transaction_size: int = TRANSACTION_SIZE,
+    progress: Progress | None = None,
+) -> DemoCounts:
+    """Fill an empty (migrated) database with `customers` demo customers; see the module doc."""
+    if customers < 1:
+        raise ValidationFailed({"customers": "must be at least 1"})
+    with db.transaction() as conn:
+        _assert_no_customers(conn)
+        staff_ids, created = ensure_staff(conn)
+    plan = DemoPlan(
+        customers=customers,
+        seed=seed,
+        as_of=to_millis(as_of or default_as_of()),
+        staff_ids=staff_ids,
+        dialect=db.dialect,
+        default_region=db.settings.default_region,
+    )
+    counts = DemoCounts(staff=created)
+    workers = default_workers(customers) if workers is None else workers
+    chunks_per_transaction = max(1, transaction_size // plan.chunk_size)
+    with closing(_batches(plan, workers)) as batches:
+        for number in range(1, -(-plan.chunks // chunks_per_transaction) + 1):
+            with db.transaction() as conn:
+                _write_transaction(conn, plan, batches, chunks_per_transaction, counts, number)
+            if progress is not None:
+                progress(counts.customers, customers)
+    return counts
+
+
+def _write_transaction(
+    conn: Connection,
+    plan: DemoPlan,
+    batches: Iterator[PreparedBatch],
+    chunks: int,
+    counts: DemoCounts,
+    number: int,
+) -> None:
+    """Up to `chunks` prepared chunks and their `demo.generated` audit row."""
+    before = counts.as_dict()
+    for _, batch in zip(range(chunks), batches, strict=False):
+        write_batch(conn, batch)
+        counts.add(batch)
+    after = counts.as_dict()
+    changes = {k: {"from": before[k], "to": after[k]} for k in after if k != "staff"}
+    audit.record(
+        conn,
+        SYSTEM,
+        "demo.generated",
+        entity_type="demo",
+        entity_id=None,
+        changes=changes,
+        reason=f"demo data: seed {plan.seed}, {plan.customers} customers, transaction {number}",
+    )

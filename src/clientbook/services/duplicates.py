@@ -1,0 +1,153 @@
+"""Duplicate detection (SPEC §6): groups of customers that share a normalised email, a
+normalised phone, or a near-identical name within one company.
+
+The derived columns `emailKey`, `phoneNormalized` and `duplicateNameKey` (domain/customers.py)
+already fold what makes two records "the same", so a group is simply a key held by more than one
+record: `GROUP BY key HAVING count(*) > 1` walks that key's index in order, never comparing
+records pairwise, and stops as soon as a page of groups is found. Groups come email first, then
+phone, then name within company, each in key order; the cursor is the last group's (reason, key).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+from sqlalchemy import Column, Connection, func, select
+
+from clientbook.access import Principal, require_staff
+from clientbook.db.tables import customers
+from clientbook.domain.errors import BadQuery
+from clientbook.services.customers import PUBLIC_COLUMNS, present_customers
+
+REASONS: Final[dict[str, Column[Any]]] = {
+    "email": customers.c.emailKey,
+    "phone": customers.c.phoneNormalized,
+    "name_company": customers.c.duplicateNameKey,
+}
+DEFAULT_LIMIT: Final = 25
+MAX_LIMIT: Final = 100
+# A group's `count` is exact; its member list stops here (the oldest records, by creation), so
+# that one number typed into ten thousand records cannot make a page of ten thousand objects.
+MEMBERS_PER_GROUP: Final = 50
+_MAX_CURSOR_CHARS: Final = 2048
+_MEMBER_COLUMNS = [customers.c[name] for name in PUBLIC_COLUMNS]
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a page ended: the reason and key of its last group."""
+
+    reason: str
+    key: str
+
+
+def find_duplicates(
+    conn: Connection,
+    principal: Principal | None,
+    *,
+    reason: str | None = None,
+    limit: int | str | None = None,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """A page of duplicate groups (staff only): `{"groups": [...], "cursor": next or null}`.
+
+    `reason` limits the page to one kind of group; `limit` (groups per page, an int or the
+    query-string text) defaults to 25; `cursor` continues after a previous page.
+    """
+    require_staff(principal)
+    reasons = _reasons(reason)
+    limit = _limit(limit)
+    after = decode_cursor(cursor, reasons) if cursor else None
+    if after is not None:
+        reasons = reasons[reasons.index(after.reason) :]
+    found: list[tuple[str, str, int]] = []
+    for name in reasons:
+        start = after.key if after is not None and after.reason == name else None
+        found += [(name, key, n) for key, n in _group_keys(conn, name, start, limit - len(found))]
+        if len(found) == limit:
+            break
+    groups = [_group(conn, name, key, count) for name, key, count in found]
+    last = found[-1] if len(found) == limit else None
+    return {"groups": groups, "cursor": encode_cursor(Position(last[0], last[1])) if last else None}
+
+
+def _limit(value: int | str | None) -> int:
+    if value is None or value == "":
+        return DEFAULT_LIMIT
+    text = str(value).strip()
+    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        message = f"must be an integer from 1 to {MAX_LIMIT}"
+        raise BadQuery(f"limit {message}", fields={"limit": message})
+    return int(text)
+
+
+def _reasons(reason: str | None) -> tuple[str, ...]:
+    if reason is None or reason == "":
+        return tuple(REASONS)
+    if reason not in REASONS:
+        message = f"one of {', '.join(REASONS)}"
+        raise BadQuery(f"Unknown duplicate reason {reason!r}", fields={"reason": message})
+    return (reason,)
+
+
+def _group_keys(
+    conn: Connection, reason: str, after: str | None, limit: int
+) -> list[tuple[str, int]]:
+    """Up to `limit` keys held by two or more records, in key order, after `after`."""
+    key = REASONS[reason]
+    query = (
+        select(key, func.count())
+        .where(key.is_not(None) if after is None else key > after)
+        .group_by(key)
+        .having(func.count() > 1)
+        .order_by(key)
+        .limit(limit)
+    )
+    return [(value, count) for value, count in conn.execute(query)]
+
+
+def _group(conn: Connection, reason: str, key: str, count: int) -> dict[str, Any]:
+    column = REASONS[reason]
+    rows = conn.execute(
+        select(*_MEMBER_COLUMNS)
+        .where(column == key)
+        .order_by(customers.c.seq)
+        .limit(MEMBERS_PER_GROUP)
+    )
+    members = present_customers(conn, [dict(zip(PUBLIC_COLUMNS, row, strict=True)) for row in rows])
+    return {"reason": reason, "key": key, "count": count, "customers": members}
+
+
+# --- cursors ---------------------------------------------------------------------------------
+
+
+def encode_cursor(position: Position) -> str:
+    raw = orjson.dumps([position.reason, position.key])
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def decode_cursor(token: str, reasons: tuple[str, ...]) -> Position:
+    """The position in `token`; BadQuery naming `cursor` when it is not one of ours or belongs
+    to another `reason`."""
+    payload: Any = None
+    if len(token) <= _MAX_CURSOR_CHARS:
+        try:
+            payload = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        except (binascii.Error, ValueError):
+            payload = None
+    valid = (
+        isinstance(payload, list)
+        and len(payload) == 2
+        and payload[0] in REASONS
+        and isinstance(payload[1], str)
+    )
+    if not valid:
+        raise BadQuery("malformed cursor", fields={"cursor": "malformed cursor"})
+    if payload[0] not in reasons:
+        message = "this cursor belongs to another reason"
+        raise BadQuery(message, fields={"cursor": message})
+    return Position(payload[0], payload[1])

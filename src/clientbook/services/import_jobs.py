@@ -1,0 +1,259 @@
+"""Imports as jobs (SPEC §8): small ones run while the caller waits, large ones in the background.
+
+Every import gets a row in `import_jobs` (status, counts, the report), so `GET /api/imports/{id}`
+answers for any of them. An import of more than `JOB_THRESHOLD_ROWS` rows runs in a background
+thread of the server process and the caller polls.
+
+Trade-off (SQLite): an import is one transaction — all rows or none, and a crash or restart
+leaves nothing half-applied — so a job holds the one writer for its whole run, and other writes
+wait behind it (up to the writer timeout). Committing in batches would free the writer between
+batches but give up that promise; big imports are meant for quiet hours. On PostgreSQL other
+writes go on beside the job.
+
+Progress (`processedRows`) lives in this process's memory while the job runs: the job's own
+transaction holds the writer, so it cannot also write progress rows on SQLite. Another server
+process (PostgreSQL with several workers) sees the stored status, and the counts once done.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+from sqlalchemy import insert, select, update
+
+from clientbook.access import Principal, require_authenticated
+from clientbook.db.tables import import_jobs
+from clientbook.domain.errors import DomainError, NotFound
+from clientbook.domain.ids import new_id
+from clientbook.domain.timestamps import format_datetime, utcnow
+from clientbook.services.imports import ImportOptions, ImportReport, open_source, run_import
+from clientbook.services.runtime import Database
+
+JOB_THRESHOLD_ROWS: Final = 5_000
+log = logging.getLogger("clientbook.imports")
+_RUNNER: Final = f"{socket.gethostname()}:{os.getpid()}"
+_progress: dict[str, tuple[int, int]] = {}
+_progress_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A submitted import: its job, and whether it has finished already."""
+
+    job: dict[str, Any]
+    finished: bool
+
+
+def submit_import(
+    db: Database,
+    principal: Principal | None,
+    path: Path,
+    *,
+    filename: str | None,
+    options: ImportOptions,
+    background: bool = True,
+) -> Submitted:
+    """Run an uploaded file's import, or start it as a job when it is large. Takes ownership
+    of `path` (deleted when the import is over)."""
+    principal = require_authenticated(principal)
+    try:
+        source = open_source(path, filename=filename, fmt=options.format, sheet=options.sheet)
+        large = background and source.count(JOB_THRESHOLD_ROWS) > JOB_THRESHOLD_ROWS
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    job_id = _create_job(db, principal, source.format, options)
+    if not large:
+        _run(db, principal, job_id, path, filename, options)
+        return Submitted(get_job(db, principal, job_id), finished=True)
+    thread = threading.Thread(
+        target=_run,
+        args=(db, principal, job_id, path, filename, options),
+        name=f"import-{job_id}",
+        daemon=True,
+    )
+    thread.start()
+    return Submitted(get_job(db, principal, job_id), finished=False)
+
+
+def _create_job(db: Database, principal: Principal, fmt: str, options: ImportOptions) -> str:
+    job_id = new_id()
+    now = utcnow()
+    stored_options = {**options.to_json(), "runner": _RUNNER}
+    with db.transaction() as conn:
+        conn.execute(
+            insert(import_jobs),
+            [
+                {
+                    "id": job_id,
+                    "status": "queued",
+                    "format": fmt,
+                    "options": orjson.dumps(stored_options).decode(),
+                    "processedRows": 0,
+                    "actorType": principal.kind,
+                    "actorId": principal.id,
+                    "createdAt": now,
+                    "updatedAt": now,
+                }
+            ],
+        )
+    return job_id
+
+
+def _set(db: Database, job_id: str, **values: Any) -> None:
+    with db.transaction() as conn:
+        conn.execute(
+            update(import_jobs)
+            .where(import_jobs.c.id == job_id)
+            .values(**values, updatedAt=utcnow())
+        )
+
+
+def _run(
+    db: Database,
+    principal: Principal,
+    job_id: str,
+    path: Path,
+    filename: str | None,
+    options: ImportOptions,
+) -> None:
+    """Run one import to its end and store the outcome; never raises (a job thread's end)."""
+
+    def progress(processed: int, total: int) -> None:
+        with _progress_lock:
+            _progress[job_id] = (processed, total)
+
+    try:
+        _set(db, job_id, status="running")
+        source = open_source(path, filename=filename, fmt=options.format, sheet=options.sheet)
+        report = run_import(db, principal, source, options, import_id=job_id, progress=progress)
+        _finish(db, job_id, report)
+    except DomainError as exc:
+        _fail(db, job_id, {"code": exc.code, "message": exc.message, "fields": exc.fields})
+    except Exception:
+        log.exception("import job %s failed", job_id)
+        _fail(db, job_id, {"code": "internal_error", "message": "The import stopped on an error"})
+    finally:
+        path.unlink(missing_ok=True)
+        with _progress_lock:
+            _progress.pop(job_id, None)
+
+
+def _finish(db: Database, job_id: str, report: ImportReport) -> None:
+    rejected = not report.applied and not report.options.dry_run
+    error = None
+    if rejected:
+        error = {
+            "code": "rows_failed",
+            "message": f"{report.failed} row(s) failed, so nothing was imported "
+            "(import with skipErrors to import the valid rows)",
+        }
+    _set(
+        db,
+        job_id,
+        status="failed" if rejected else "succeeded",
+        totalRows=report.total_rows,
+        processedRows=report.processed_rows,
+        report=orjson.dumps(report.to_json()).decode(),
+        error=None if error is None else orjson.dumps(error).decode(),
+        finishedAt=utcnow(),
+    )
+
+
+def _fail(db: Database, job_id: str, error: dict[str, Any]) -> None:
+    try:
+        _set(db, job_id, status="failed", error=orjson.dumps(error).decode(), finishedAt=utcnow())
+    except Exception:
+        log.exception("could not record the failure of import job %s", job_id)
+
+
+def get_job(db: Database, principal: Principal | None, job_id: str) -> dict[str, Any]:
+    """A job as JSON; a user sees only their own jobs (others' are not found)."""
+    principal = require_authenticated(principal)
+    query = select(import_jobs).where(import_jobs.c.id == job_id)
+    if not principal.is_staff:
+        query = query.where(import_jobs.c.actorId == principal.id)
+    with db.read() as conn:
+        row = conn.execute(query).mappings().first()
+    if row is None:
+        raise NotFound("Import not found")
+    return present_job(dict(row))
+
+
+def present_job(row: dict[str, Any]) -> dict[str, Any]:
+    options = orjson.loads(row["options"] or "{}")
+    options.pop("runner", None)
+    processed, total = row["processedRows"], row["totalRows"]
+    with _progress_lock:
+        live = _progress.get(row["id"])
+    if live is not None and row["status"] == "running":
+        processed, total = live
+    return {
+        "$id": row["id"],
+        "status": row["status"],
+        "format": row["format"],
+        "options": options,
+        "processedRows": processed,
+        "totalRows": total,
+        "report": None if row["report"] is None else orjson.loads(row["report"]),
+        "error": None if row["error"] is None else orjson.loads(row["error"]),
+        "$createdAt": format_datetime(row["createdAt"]),
+        "$updatedAt": format_datetime(row["updatedAt"]),
+        "finishedAt": format_datetime(row["finishedAt"]),
+    }
+
+
+def _alive(runner: str) -> bool:
+    """Whether the process that ran a job still runs (only knowable for this host)."""
+    host, _, pid_text = runner.rpartition(":")
+    if not pid_text.isdigit():
+        return False
+    if host != socket.gethostname():
+        return True
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False  # this process is starting: it runs no job yet
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def fail_interrupted_jobs(db: Database) -> int:
+    """At startup: mark jobs whose process is gone as failed. Their import was one transaction,
+    so the database holds all of it (it committed before the status was written) or none of it;
+    the status then says `failed` either way, and the audit log's `import.completed` row, written
+    in the import's own transaction, tells which. Returns how many were marked."""
+    query = select(import_jobs.c.id, import_jobs.c.options).where(
+        import_jobs.c.status.in_(("queued", "running"))
+    )
+    with db.read() as conn:
+        candidates = conn.execute(query).all()
+    gone = [
+        job_id
+        for job_id, options in candidates
+        if not _alive(str(orjson.loads(options or "{}").get("runner", "")))
+    ]
+    if not gone:
+        return 0
+    error = orjson.dumps(
+        {"code": "interrupted", "message": "The server stopped while this import ran"}
+    ).decode()
+    now = utcnow()
+    with db.transaction() as conn:
+        conn.execute(
+            update(import_jobs)
+            .where(import_jobs.c.id.in_(gone), import_jobs.c.status.in_(("queued", "running")))
+            .values(status="failed", error=error, finishedAt=now, updatedAt=now)
+        )
+    return len(gone)

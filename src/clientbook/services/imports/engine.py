@@ -1,0 +1,478 @@
+"""The one import engine (SPEC §5, §8): rows in, records created or updated, a report out.
+
+Every row goes through the API's own rules: `validate_customer`, the access field rules
+(`assert_can_set_customer_fields`), the assignee rule, email uniqueness. Rows are matched to
+records by `id`, else by email (case-insensitively); `overwrite` updates a matched record, else
+the match is a failed row. A staff import creates `invited` users for rows whose owner has no
+account; a user's import restores only their own record.
+
+The whole import is one transaction: all rows or none without `skipErrors`, and a crash leaves
+nothing half-applied either way. Rows are processed in batches: one lookup per batch for the
+matches, creates written through `services.bulk` (executemany), updates one statement each,
+every batch inside a savepoint so that a database-level conflict costs only its own rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from clientbook.access import (
+    STAFF_FIELDS,
+    Principal,
+    assert_can_set_customer_fields,
+    require_authenticated,
+)
+from clientbook.db.tables import customer_tags, customers, users
+from clientbook.domain.customers import (
+    CUSTOMER_ATTRIBUTES,
+    derive_customer_columns,
+    validate_customer,
+)
+from clientbook.domain.errors import DomainError, TooLarge, ValidationFailed
+from clientbook.domain.ids import new_id
+from clientbook.domain.timestamps import utcnow
+from clientbook.domain.users import USER_NAME_MAX_LENGTH
+from clientbook.services import audit, bulk
+from clientbook.services import customers as customer_service
+from clientbook.services import users as user_service
+from clientbook.services.imports.columns import ID, ColumnMap, RowBody, map_columns, row_body
+from clientbook.services.imports.readers import Source
+from clientbook.services.imports.report import ImportOptions, ImportReport
+from clientbook.services.records import settings_of
+from clientbook.services.runtime import Database
+
+BATCH_ROWS: Final = 2_000
+_EXISTS: Final = (
+    "exists: a customer with this value is in the database already (import with overwrite "
+    "to update it)"
+)
+_PLACEHOLDER_OWNER: Final = "0"  # stands for "an owner to be found" during validation
+_DEFAULTS: Final = {
+    name: spec.make_default() if spec.has_default else None
+    for name, spec in CUSTOMER_ATTRIBUTES.items()
+}
+_READ_COLUMNS = [customers.c[name] for name in (*customer_service.PUBLIC_COLUMNS, "version")]
+Progress = Callable[[int, int], None]
+Record = dict[str, Any]
+
+
+class _RollBack(Exception):
+    """Leaves the transaction block without committing (dry run, or a failed all-or-none)."""
+
+
+def _key(email: Any) -> str | None:
+    return email.strip().lower() if isinstance(email, str) and email.strip() else None
+
+
+@dataclass
+class _Known:
+    """What the current batch needs from the database, kept in step with the batch's writes."""
+
+    by_id: dict[str, Record] = field(default_factory=dict)
+    by_email: dict[str, Record] = field(default_factory=dict)
+    users_by_id: dict[str, Record] = field(default_factory=dict)
+    users_by_email: dict[str, Record] = field(default_factory=dict)
+    owners_with_record: set[str] = field(default_factory=set)
+
+    def remember(self, record: Record) -> None:
+        self.by_id[record["id"]] = record
+        key = _key(record.get("email"))
+        if key is not None:
+            self.by_email[key] = record
+        self.owners_with_record.add(record["userId"])
+
+    def forget_email(self, email: Any) -> None:
+        key = _key(email)
+        if key is not None:
+            self.by_email.pop(key, None)
+
+
+@dataclass
+class _Create:
+    row: int
+    customer: Record
+    user: Record | None
+    audit_rows: list[Record]
+
+
+class Importer:
+    """One import run over one open transaction (never commits)."""
+
+    def __init__(
+        self, conn: Connection, principal: Principal, options: ImportOptions, report: ImportReport
+    ) -> None:
+        self.conn = conn
+        self.principal = principal
+        self.options = options
+        self.report = report
+        self.region = settings_of(conn).default_region
+        self.reason = f"import {report.import_id}"
+        self.now = utcnow()
+        self.pending: list[_Create] = []
+        self.pending_ids: set[str] = set()
+        self.known = _Known()
+        self._staff_ids: set[str] | None = None
+
+    # --- the batch loop ------------------------------------------------------------------------
+
+    def run(self, rows: Iterator[tuple[int, RowBody]], progress: Progress | None = None) -> None:
+        batch: list[tuple[int, RowBody]] = []
+        for item in rows:
+            batch.append(item)
+            if len(batch) >= BATCH_ROWS:
+                self._batch(batch)
+                batch = []
+                if progress is not None:
+                    progress(self.report.processed_rows, self.report.total_rows)
+        if batch:
+            self._batch(batch)
+        if progress is not None:
+            progress(self.report.processed_rows, self.report.total_rows)
+
+    def _batch(self, batch: list[tuple[int, RowBody]]) -> None:
+        valid: list[tuple[int, dict[str, Any]]] = []
+        for number, body in batch:
+            if body.errors:
+                self.report.fail(number, body.errors)
+            else:
+                valid.append((number, body.data))
+        self.known = self._lookup([data for _, data in valid])
+        for number, data in valid:
+            try:
+                self._row(number, data)
+            except DomainError as exc:
+                self.report.fail(number, exc.fields or {"row": exc.message})
+        self._flush()
+        self.report.processed_rows += len(batch)
+
+    def _lookup(self, rows: list[dict[str, Any]]) -> _Known:
+        """The records and accounts the rows can match, in a few indexed queries."""
+        known = _Known()
+        conn = self.conn
+        ids = {r[ID] for r in rows if isinstance(r.get(ID), str)}
+        emails = {k for r in rows if (k := _key(r.get("email"))) is not None}
+        if not self.principal.is_staff:
+            mine = customer_service.find_own_customer(conn, self.principal)
+            if mine is not None:
+                known.remember(mine)
+            return known
+        if ids:
+            query = select(*_READ_COLUMNS).where(customers.c.id.in_(ids))
+            for row in conn.execute(query).mappings():
+                known.remember(dict(row))
+        if emails:
+            query = select(*_READ_COLUMNS).where(func.lower(customers.c.email).in_(emails))
+            for row in conn.execute(query).mappings():
+                known.remember(dict(row))
+        owner_ids = {r["userId"] for r in rows if isinstance(r.get("userId"), str)}
+        account_columns = (users.c.id, users.c.email)
+        if owner_ids:
+            query = select(*account_columns).where(users.c.id.in_(owner_ids))
+            known.users_by_id = {row.id: dict(row._mapping) for row in conn.execute(query)}
+        if emails:
+            query = select(*account_columns).where(func.lower(users.c.email).in_(emails))
+            for row in conn.execute(query):
+                known.users_by_email[row.email.lower()] = dict(row._mapping)
+                known.users_by_id[row.id] = dict(row._mapping)
+        if known.users_by_id:
+            query = select(customers.c.userId).where(customers.c.userId.in_(known.users_by_id))
+            known.owners_with_record.update(conn.execute(query).scalars())
+        return known
+
+    # --- one row -------------------------------------------------------------------------------
+
+    def _row(self, number: int, data: dict[str, Any]) -> None:
+        if not self.principal.is_staff:
+            self._own_row(number, data)
+            return
+        record_id = data.get(ID)
+        match = self.known.by_id.get(record_id) if isinstance(record_id, str) else None
+        matched_on = ID
+        if match is None and record_id is None:
+            match = self.known.by_email.get(_key(data.get("email")) or "")
+            matched_on = "email"
+        if match is None:
+            self._create(number, data)
+        elif not self.options.overwrite:
+            raise ValidationFailed({matched_on: _EXISTS})
+        else:
+            self._update(data, match)
+
+    def _own_row(self, number: int, data: dict[str, Any]) -> None:
+        """A user's import restores their own record: `userId` is always themselves."""
+        owner = self.principal.id
+        if data.get("userId") not in (None, owner):
+            raise ValidationFailed({"userId": "must be your own user id"})
+        data["userId"] = owner
+        mine = next(iter(self.known.by_id.values()), None)
+        if mine is None:
+            self._create(number, data)
+            return
+        if data.get(ID) not in (None, mine["id"]):
+            raise ValidationFailed({ID: "must be the id of your own record"})
+        if not self.options.overwrite:
+            raise ValidationFailed({ID: "exists: you have a customer record already (import "
+                                    "with overwrite to update it)"})  # fmt: skip
+        self._update(data, mine)
+
+    def _create(self, number: int, data: dict[str, Any]) -> None:
+        given_owner = data.get("userId")
+        body = dict(data)
+        if not given_owner:
+            body["userId"] = _PLACEHOLDER_OWNER
+        values = validate_customer(body, default_region=self.region)
+        record_id = values.pop(ID, None) or new_id()
+        self._check_fields(data, values, current=None)
+        self._check_assignee(values)
+        key = _key(values.get("email"))
+        if key is not None and key in self.known.by_email:
+            message = "A customer with this email already exists"
+            raise ValidationFailed({"email": message})
+        if record_id in self.known.by_id:
+            raise ValidationFailed({ID: "This id is already used"})
+        owner_id, user = self._owner_for(values, given_owner)
+        values["userId"] = owner_id
+        row = bulk.build_customer_row(
+            values,
+            record_id=record_id,
+            created_at=self.now,
+            created_by=self.principal.user_id,
+            default_region=self.region,
+        )
+        audit_rows = []
+        if user is not None:
+            audit_rows.append(self._audit("user.created", "user", user["id"], audit.diff(
+                {}, {k: user[k] for k in ("email", "name", "role", "status")})))  # fmt: skip
+        created = {k: v for k, v in values.items() if v is not None}
+        audit_rows.append(self._audit("customer.created", "customer", record_id,
+                                      audit.diff({}, created)))  # fmt: skip
+        self.pending.append(_Create(number, row, user, audit_rows))
+        self.pending_ids.add(record_id)
+        self.known.remember(row)
+
+    def _owner_for(self, values: dict[str, Any], given: Any) -> tuple[str, Record | None]:
+        """The row's owner, and the invited account to create for it (None when the owner has
+        an account). Staff name any user without a record, or let the email find one."""
+        if not self.principal.is_staff:
+            return str(self.principal.id), None
+        known = self.known
+        email = values.get("email")
+        if isinstance(given, str) and given in known.users_by_id:
+            if given in known.owners_with_record:
+                raise ValidationFailed({"userId": "This user already has a customer record"})
+            return given, None
+        if not given:
+            account = known.users_by_email.get(_key(email) or "")
+            if account is not None and account["id"] not in known.owners_with_record:
+                return str(account["id"]), None
+        # No account yet: invite one, with the row's email unless an account already has it.
+        free_email = email if _key(email) not in known.users_by_email else None
+        name = (values.get("name") or "")[:USER_NAME_MAX_LENGTH].strip()
+        user = bulk.build_user_row(
+            {"email": free_email, "name": name, "role": "user", "status": "invited"},
+            user_id=given or new_id(),
+            created_at=self.now,
+        )
+        known.users_by_id[user["id"]] = user
+        if free_email is not None:
+            known.users_by_email[free_email.lower()] = user
+        return str(user["id"]), user
+
+    def _update(self, data: dict[str, Any], current: Record) -> None:
+        if current["id"] in self.pending_ids:
+            self._flush()  # an earlier row of this batch creates it: write that first
+        body = {k: v for k, v in data.items() if k != ID}
+        values = validate_customer(body, current=current, default_region=self.region)
+        changed = {k: v for k, v in values.items() if current.get(k) != v}
+        if not changed:
+            self.report.unchanged += 1
+            return
+        self._check_fields(changed, changed, current=current)
+        self._check_assignee(changed)
+        key = _key(changed.get("email"))
+        holder = self.known.by_email.get(key) if key is not None else None
+        if holder is not None and holder["id"] != current["id"]:
+            raise ValidationFailed({"email": "A customer with this email already exists"})
+        merged = {**current, **changed}
+        derived = derive_customer_columns(merged, default_region=self.region)
+        statement = (
+            update(customers)
+            .where(customers.c.id == current["id"])
+            .values(
+                **changed,
+                **derived,
+                updatedAt=self.now,
+                updatedBy=self.principal.user_id,
+                version=current["version"] + 1,
+            )
+        )
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(statement)
+                if "metadata" in changed:
+                    _replace_tags(self.conn, current["id"], changed["metadata"])
+        except IntegrityError as exc:
+            raise ValidationFailed(_conflict(exc)) from None
+        self.known.forget_email(current.get("email"))
+        self.known.remember({**merged, "version": current["version"] + 1})
+        self._audit_now(self._audit("customer.updated", "customer", current["id"],
+                                    audit.diff(current, changed)))  # fmt: skip
+        self.report.updated += 1
+
+    # --- rules -----------------------------------------------------------------------------
+
+    def _check_fields(
+        self, sent: dict[str, Any], values: dict[str, Any], *, current: Record | None
+    ) -> None:
+        """The API's field rules for the fields a row sets. An owner's staff-only fields may
+        hold what they already hold (their default on create): a user's own export carries
+        them, and restoring it sets nothing."""
+        names = [name for name in sent if name != ID]
+        if not self.principal.is_staff:
+            before = current if current is not None else _DEFAULTS
+            names = [n for n in names if n not in STAFF_FIELDS or values.get(n) != before.get(n)]
+        assert_can_set_customer_fields(self.principal, names, creating=current is None)
+
+    def _check_assignee(self, values: dict[str, Any]) -> None:
+        assignee = values.get("assignedTo")
+        if assignee is None:
+            return
+        if self._staff_ids is None:
+            query = select(users.c.id).where(
+                users.c.role == "super_admin", users.c.status == "active"
+            )
+            self._staff_ids = set(self.conn.execute(query).scalars())
+        if assignee not in self._staff_ids:
+            raise ValidationFailed({"assignedTo": "must be an active staff user (super_admin)"})
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def _audit(
+        self, action: str, entity_type: str, entity_id: str, changes: audit.Changes
+    ) -> Record:
+        return audit.audit_row(
+            self.principal, action, entity_type=entity_type, entity_id=entity_id,
+            changes=changes, reason=self.reason, at=self.now,
+        )  # fmt: skip
+
+    def _audit_now(self, row: Record) -> None:
+        audit.record_many(self.conn, [row])
+
+    def _flush(self) -> None:
+        """Write the pending creates in one go; on a database conflict, one by one."""
+        pending, self.pending = self.pending, []
+        self.pending_ids.clear()
+        if not pending:
+            return
+        try:
+            with self.conn.begin_nested():
+                self._write(pending)
+        except IntegrityError:
+            for create in pending:
+                try:
+                    with self.conn.begin_nested():
+                        self._write([create])
+                except IntegrityError as exc:
+                    self.known.by_id.pop(create.customer["id"], None)
+                    self.report.fail(create.row, _conflict(exc))
+                    continue
+                self.report.created += 1
+            return
+        self.report.created += len(pending)
+
+    def _write(self, creates: list[_Create]) -> None:
+        rows = bulk.BulkRows(
+            users=[c.user for c in creates if c.user is not None],
+            customers=[c.customer for c in creates],
+        )
+        bulk.insert_bulk(self.conn, rows)
+        audit.record_many(self.conn, [a for c in creates for a in c.audit_rows])
+
+
+def _conflict(exc: IntegrityError) -> dict[str, str]:
+    """The field a unique constraint protects, as the single-record services name it."""
+    detail = str(exc.orig)
+    messages = {**customer_service.UNIQUE_MESSAGES, **user_service.UNIQUE_MESSAGES}
+    for fragment, (field_name, text) in messages.items():
+        if fragment in detail:
+            return {field_name: text}
+    return {"row": "conflicts with a record in the database"}
+
+
+def _replace_tags(conn: Connection, customer_id: str, metadata: str | None) -> None:
+    """The `customer_tags` side table of one record, in step with its metadata."""
+    conn.execute(delete(customer_tags).where(customer_tags.c.customerId == customer_id))
+    rows = bulk.customer_tag_rows(customer_id, metadata)
+    if rows:
+        conn.execute(insert(customer_tags), rows)
+
+
+# --- the use case ------------------------------------------------------------------------------
+
+
+def prepare_source(
+    principal: Principal, source: Source, *, max_rows: int
+) -> tuple[int, ColumnMap | None]:
+    """Count the rows and map the columns before anything is written: a file that is too big,
+    has unknown columns, or (for a user) holds more than their one record is refused whole."""
+    total = source.count(max_rows)
+    if total > max_rows:
+        message = f"more than {max_rows:,} rows: split the file"
+        raise TooLarge(f"The file has {message}", fields={"file": message})
+    if not principal.is_staff and total > 1:
+        raise ValidationFailed({"file": "a user's import holds one row: their own record"})
+    mapping = map_columns(source.headers) if source.format in ("csv", "xlsx") else None
+    return total, mapping
+
+
+def _bodies(source: Source, mapping: ColumnMap | None) -> Iterator[tuple[int, RowBody]]:
+    spreadsheet = mapping is not None
+    for number, cells in source.rows():
+        yield number, row_body(cells, mapping, spreadsheet=spreadsheet)
+
+
+def run_import(
+    db: Database,
+    principal: Principal | None,
+    source: Source,
+    options: ImportOptions,
+    *,
+    import_id: str,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import `source` in one transaction; the report says what was (or would be) done."""
+    principal = require_authenticated(principal)
+    report = ImportReport(import_id=import_id, format=source.format, options=options)
+    report.total_rows, mapping = prepare_source(
+        principal, source, max_rows=db.settings.max_import_rows
+    )
+    report.ignored_columns = list(mapping.ignored) if mapping is not None else []
+    try:
+        with db.transaction() as conn:
+            Importer(conn, principal, options, report).run(_bodies(source, mapping), progress)
+            if options.dry_run or (report.failed and not options.skip_errors):
+                raise _RollBack
+            audit.record(
+                conn, principal, "import.completed", entity_type="customer", entity_id=None,
+                changes=audit.diff({}, _summary(report)), reason=f"import {import_id}",
+            )  # fmt: skip
+    except _RollBack:
+        return report
+    report.applied = True
+    return report
+
+
+def _summary(report: ImportReport) -> dict[str, Any]:
+    return {
+        "format": report.format,
+        "rows": report.total_rows,
+        "created": report.created,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "failed": report.failed,
+    }

@@ -1,0 +1,86 @@
+"""What an import did (SPEC §8): counts, and every field error of every failed row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+# Counts are always exact; the per-row list stops here so that a file of a million bad rows
+# cannot fill the memory (or the job's stored report).
+MAX_LISTED_FAILURES: Final = 10_000
+ROW_NUMBERING: Final = "1-based data rows: the header row of a CSV or XLSX file is not counted"
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """`overwrite` updates matched records; `skip_errors` imports the valid rows and reports the
+    rest (else all rows or none); `dry_run` validates and reports, writing nothing."""
+
+    format: str | None = None
+    overwrite: bool = False
+    skip_errors: bool = False
+    dry_run: bool = False
+    sheet: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "overwrite": self.overwrite,
+            "skipErrors": self.skip_errors,
+            "dryRun": self.dry_run,
+            "sheet": self.sheet,
+        }
+
+
+@dataclass
+class RowFailure:
+    row: int
+    errors: dict[str, str]
+
+
+@dataclass
+class ImportReport:
+    import_id: str
+    format: str
+    options: ImportOptions
+    total_rows: int = 0
+    processed_rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    failures: list[RowFailure] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+    # True once the changes are committed; False for a dry run or a rolled-back import.
+    applied: bool = False
+
+    def fail(self, row: int, errors: dict[str, str]) -> None:
+        self.failed += 1
+        if len(self.failures) < MAX_LISTED_FAILURES:
+            self.failures.append(RowFailure(row, dict(errors)))
+
+    @property
+    def skipped(self) -> int:
+        """Rows that changed nothing: unchanged ones, and failed ones."""
+        return self.unchanged + self.failed
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "importId": self.import_id,
+            "format": self.format,
+            "dryRun": self.options.dry_run,
+            "overwrite": self.options.overwrite,
+            "skipErrors": self.options.skip_errors,
+            "applied": self.applied,
+            "totalRows": self.total_rows,
+            "processedRows": self.processed_rows,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "rowNumbering": ROW_NUMBERING,
+            "failures": [{"row": f.row, "errors": f.errors} for f in self.failures],
+            "failuresTruncated": self.failed > len(self.failures),
+            "ignoredColumns": self.ignored_columns,
+        }
