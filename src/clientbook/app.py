@@ -14,6 +14,7 @@ from clientbook.api.auth import router as auth_router
 from clientbook.api.interactions import router as interactions_router
 from clientbook.api.me import router as me_router
 from clientbook.api.notes import router as notes_router
+from clientbook.api.schemas import document_error_responses
 from clientbook.api.timeline import router as timeline_router
 from clientbook.api.users import router as users_router
 from clientbook.config import Settings
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.state.db = database
     app.state.settings = database.settings
     errors.install(app)
+    document_error_responses(app)
     app.include_router(health.router)
     app.include_router(auth_router)
     # Routes under /api/customers/<word> go before the record routes that would capture them.

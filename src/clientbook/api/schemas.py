@@ -113,6 +113,9 @@ def _error(description: str) -> dict[str, Any]:
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _error("Bad query parameter"),
+    405: _error("Method not allowed"),
+    413: _error("Body too large"),
+    500: _error("Unexpected server error (never caused by input)"),
     401: _error("Not signed in"),
     403: _error("Not allowed"),
     404: _error("Not found"),
@@ -129,3 +132,22 @@ CUSTOMER_RESPONSES: dict[int | str, dict[str, Any]] = {
     201: json_response("Created", CUSTOMER_OUTPUT),
     **ERROR_RESPONSES,
 }
+
+
+def document_error_responses(app: Any) -> None:
+    """Every operation can answer with the one error shape: say so in the OpenAPI document,
+    once, instead of in every route."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = build()
+            for path in document.get("paths", {}).values():
+                for operation in path.values():
+                    responses = operation.setdefault("responses", {})
+                    for status, response in ERROR_RESPONSES.items():
+                        responses.setdefault(str(status), response)
+            app.openapi_schema = document
+        return app.openapi_schema  # type: ignore[no-any-return]
+
+    app.openapi = openapi
