@@ -6,19 +6,36 @@ Domain errors become exit codes here, once: validation 2, not found 3, forbidden
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
+from urllib.parse import parse_qsl
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from clientbook.access import SYSTEM
 from clientbook.config import Settings
 from clientbook.domain import errors
 from clientbook.services import auth as auth_service
+from clientbook.services import demo as demo_service
+from clientbook.services import exports as export_service
 from clientbook.services import users as user_service
+from clientbook.services.imports import ImportOptions, ImportReport, open_source, run_import
 from clientbook.services.passwords import hash_password
 from clientbook.services.runtime import Database, bootstrap_admin, open_database, upgrade_schema
 
@@ -235,6 +252,165 @@ def apikeys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id.")])
 
     key = _with_db(revoke)
     console.print(f"Revoked API key {key['id']} ({key['name']}).")
+
+
+# --- import and export (SPEC §8, §10) ----------------------------------------------------------
+
+
+class _RowsPerSecond(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f} rows/s" if speed else "", style="cyan")
+
+
+def _transfer_progress() -> Progress:
+    """A progress bar on standard error: rows done (of how many, when known) and rows/s."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RowsPerSecond(),
+        TimeElapsedColumn(),
+        console=err_console,
+    )
+
+
+def _print_import_report(report: ImportReport) -> None:
+    summary = Table("rows", "created", "updated", "unchanged", "failed", "applied")
+    summary.add_row(str(report.total_rows), str(report.created), str(report.updated),
+                    str(report.unchanged), str(report.failed),
+                    "dry run" if report.options.dry_run else str(report.applied))  # fmt: skip
+    console.print(summary)
+    if report.failures:
+        failures = Table("row", "field", "error", title="Failed rows (header not counted)")
+        for failure in report.failures:
+            for field, message in failure.errors.items():
+                failures.add_row(str(failure.row), field, message)
+        console.print(failures)
+        if report.failed > len(report.failures):
+            console.print(f"... and {report.failed - len(report.failures)} more failed rows.")
+
+
+@app.command("import")
+def import_customers(
+    file: Annotated[Path, typer.Argument(help="CSV, JSON, JSON Lines or XLSX file.")],
+    format: Annotated[
+        str | None, typer.Option(help="csv, json, jsonl or xlsx (default: from the file).")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Update records matched by id or email.")] = False,
+    skip_errors: Annotated[
+        bool, typer.Option("--skip-errors", help="Import the valid rows, report the rest.")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate only.")] = False,
+    sheet: Annotated[str | None, typer.Option(help="XLSX sheet (default: the first).")] = None,
+) -> None:
+    """Import customers as staff; without --skip-errors all rows or none. Exit code 2 when any
+    row failed."""
+    options = ImportOptions(
+        format=format, overwrite=overwrite, skip_errors=skip_errors, dry_run=dry_run, sheet=sheet
+    )
+
+    def run(db: Database) -> ImportReport:
+        source = open_source(file, filename=file.name, fmt=format, sheet=sheet)
+        with _transfer_progress() as bar:
+            task = bar.add_task("Importing", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            return run_import(db, SYSTEM, source, options, progress=progress)
+
+    if not file.is_file():
+        raise typer.BadParameter(f"{file} is not a file")
+    report = _with_db(run)
+    _print_import_report(report)
+    if report.failed:
+        with domain_errors():
+            message = f"{report.failed} row(s) failed" + (
+                "" if report.applied or dry_run else "; nothing was imported"
+            )
+            raise errors.ValidationFailed({"rows": message}, message)
+
+
+@app.command("export")
+def export_customers(
+    format: Annotated[str, typer.Option(help="csv, json, jsonl or xlsx (excel).")] = "json",
+    output: Annotated[
+        Path | None, typer.Option(help="File to write (default customers-YYYY-MM-DD.<format>).")
+    ] = None,
+    filter: Annotated[
+        list[str] | None,
+        typer.Option(help="List filters as a query string: 'status=active&country=Malaysia'."),
+    ] = None,
+) -> None:
+    """Export customers (every record, or those the filters select)."""
+    params = [pair for text in filter or () for pair in parse_qsl(text, keep_blank_values=True)]
+
+    def run(db: Database) -> tuple[Path, int]:
+        plan = export_service.plan_export(SYSTEM, params, fmt=format)
+        target = output or Path(plan.filename(datetime.now(UTC).date()))
+        counter = export_service.ExportProgress()
+        with _transfer_progress() as bar, open(target, "wb") as file:
+            task = bar.add_task("Exporting", total=None)
+            for chunk in export_service.stream_export(db, SYSTEM, plan, progress=counter):
+                file.write(chunk)
+                bar.update(task, completed=counter.rows)
+        return target, counter.rows
+
+    target, rows = _with_db(run)
+    console.print(f"Exported {rows} customers to {target}.")
+
+
+# --- demo data (SPEC §10) ----------------------------------------------------------------------
+
+
+def _as_of(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise typer.BadParameter("use the form YYYY-MM-DD", param_hint="--as-of") from None
+
+
+@app.command()
+def demo(
+    customers: Annotated[int, typer.Option(min=1, help="How many customers to generate.")] = 1000,
+    seed: Annotated[int, typer.Option(help="The same seed gives the same data.")] = (
+        demo_service.DEFAULT_SEED
+    ),
+    as_of: Annotated[
+        str | None, typer.Option(help="Day the dates are relative to, YYYY-MM-DD (default today).")
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=0, help="Generating processes (default: one per spare core; 0: none)."),
+    ] = None,
+) -> None:
+    """Fill an empty database with realistic demo customers, validated like any API input."""
+    when = _as_of(as_of)
+
+    def run(db: Database) -> demo_service.DemoCounts:
+        upgrade_schema(db)
+        with _transfer_progress() as bar:
+            task = bar.add_task("Generating", total=customers)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            return demo_service.run_demo(
+                db, customers=customers, seed=seed, as_of=when, workers=workers, progress=progress
+            )
+
+    started = time.perf_counter()
+    counts = _with_db(run)
+    seconds = time.perf_counter() - started
+    console.print(
+        f"Generated {counts.customers:,} customers with their {counts.users:,} accounts, "
+        f"{counts.tags:,} tags, {counts.interactions:,} interactions and {counts.notes:,} notes "
+        f"({counts.staff} new staff) in {seconds:.1f} s: {counts.customers / seconds:,.0f} "
+        "customers/s."
+    )
 
 
 def main() -> None:

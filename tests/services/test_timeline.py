@@ -212,6 +212,7 @@ def test_owner_timeline_has_shared_items_and_events_without_request_origin(
     [
         ([("limit", "0")], "limit"),
         ([("limit", "x")], "limit"),
+        ([("limit", "²")], "limit"),
         ([("cursor", "garbage")], "cursor"),
         ([("total", "maybe")], "total"),
         ([("kind", "note")], "kind"),

@@ -19,7 +19,7 @@ from clientbook.services.runtime import Database
 
 router = APIRouter(prefix="/api/audit-logs", tags=["audit logs"])
 
-_TEXT = {"type": ["string", "null"]}
+_TEXT = {"anyOf": [{"type": "string"}, {"type": "null"}]}
 ENTRY = {
     "type": "object",
     "required": ["$id", "$sequence", "occurredAt", "actorType", "action", "entityType"],
@@ -33,7 +33,7 @@ ENTRY = {
         "entityType": {"type": "string"},
         "entityId": _TEXT,
         "changes": {
-            "type": ["object", "null"],
+            "anyOf": [{"type": "object"}, {"type": "null"}],
             "description": "{field: {from, to}}",
             "additionalProperties": {"type": "object"},
         },
@@ -47,9 +47,12 @@ PAGE = {
     "type": "object",
     "required": ["total", "rows", "cursor"],
     "properties": {
-        "total": {"type": ["integer", "null"]},
+        "total": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
         "rows": {"type": "array", "items": ENTRY},
-        "cursor": {"type": ["string", "null"], "description": "the next page's cursor"},
+        "cursor": {
+            "anyOf": [{"type": "string"}, {"type": "null"}],
+            "description": "the next page's cursor",
+        },
     },
 }
 PARAMETERS = {

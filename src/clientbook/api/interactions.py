@@ -44,9 +44,12 @@ PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
             "type": "object",
             "required": ["total", "rows", "cursor"],
             "properties": {
-                "total": {"type": ["integer", "null"]},
+                "total": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
                 "rows": {"type": "array", "items": INTERACTION_OUTPUT},
-                "cursor": {"type": ["string", "null"], "description": "the next page's cursor"},
+                "cursor": {
+                    "anyOf": [{"type": "string"}, {"type": "null"}],
+                    "description": "the next page's cursor",
+                },
             },
         },
     ),

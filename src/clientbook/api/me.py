@@ -31,7 +31,10 @@ EXPORT = {
         "exportedAt": {"type": "string", "format": "date-time"},
         "account": {"type": "object", "description": "the account, without its password hash"},
         "sessions": _LIST,
-        "customer": {"type": ["object", "null"], "description": "the customer record"},
+        "customer": {
+            "anyOf": [{"type": "object"}, {"type": "null"}],
+            "description": "the customer record",
+        },
         "notes": {**_LIST, "description": "the record's shared notes"},
         "interactions": {**_LIST, "description": "the record's shared interactions"},
         "auditLog": {**_LIST, "description": "entries about the account or record, or by you"},

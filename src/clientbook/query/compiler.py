@@ -25,6 +25,7 @@ Search plans, by backend, when the list is ordered by relevance or `seq` (the co
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,7 +41,6 @@ from sqlalchemy import (
     false,
     func,
     literal,
-    not_,
     select,
 )
 
@@ -70,12 +70,15 @@ from clientbook.query.search import (
     matches,
     name_variants,
     parse_terms,
-    starts_with_word,
     ts_match,
 )
 
 Scope = Filter | ColumnElement[bool] | None
-PG_SEARCH_WINDOW = 1000
+PG_SEARCH_WINDOW = 1000  # rows of the first window
+PG_WINDOW_MAX = 50_000
+# Below this share of matching rows a window scan costs more than the GIN index (both pay
+# `to_tsvector` per row: the scan on every row it passes, the index on every match).
+PG_DENSE_MATCHES = 0.005
 # Matches from which walking a sort's index beats sorting the matches (SQLite, measured on 1M
 # rows: q=tan, 157,000 matches, by name: 42 ms against 500 ms; 9,000 matches: 68 against 25).
 DENSE_SEARCH = 20_000
@@ -140,7 +143,7 @@ def build_list(
     reverse = query.cursor is not None and query.cursor.before
     reading = ordering.reversed() if reverse else ordering
     builder = _Builder(resource, query, scope, dialect, reading, dense_search)
-    plans = tuple(builder.segment(seg) for seg in segments(reading, position))
+    plans = tuple(builder.segment(s) for s in segments(reading, position) if builder.reads(s))
     count = builder.count() if query.with_total else None
     return ListPlan(ordering, plans, count, reverse, builder.probe())
 
@@ -245,6 +248,10 @@ class _Builder:
 
     # Segments.
 
+    def reads(self, segment: Segment) -> bool:
+        """PostgreSQL ranks without tier 1: see `search.py`."""
+        return not (self.dialect == "postgresql" and segment.tier == 1)
+
     def segment(self, segment: Segment) -> SegmentPlan:
         if not self.searching:
             return self._plain(segment, [])
@@ -298,10 +305,7 @@ class _Builder:
         return SegmentPlan(segment.tier, statement, seq_bounds, forced, descending, seq)
 
     def _pg_tier(self, segment: Segment) -> list[ColumnElement[bool]]:
-        if segment.tier is None or self.terms is None:
-            return []
-        starts = starts_with_word(self.table, self.terms.tokens[0])
-        return [starts if segment.tier == 1 else not_(starts), *self._not_exact_name(segment)]
+        return self._not_exact_name(segment)
 
     def _exact_name(self) -> list[ColumnElement[bool]]:
         assert self.terms is not None
@@ -435,23 +439,28 @@ def _read(conn: Connection, plan: ListPlan, offset: int, need: int) -> Read:
 
 
 def _read_windowed(conn: Connection, segment: SegmentPlan, wanted: int) -> list[dict[str, Any]]:
-    """PostgreSQL search: scan the next `PG_SEARCH_WINDOW` rows in `seq` order with the match as
-    a filter; past them, read through the GIN index."""
+    """PostgreSQL search in `seq` order: scan windows of rows in `seq` order with the match as a
+    filter while matches are dense enough to fill the page soon (each window sized from the
+    hit rate of the last); once they are sparse, read the rest through the GIN index."""
     assert segment.forced is not None and segment.seq is not None
-    seq = segment.seq
-    order = seq.desc() if segment.seq_descending else seq.asc()
-    edge_statement = (
-        select(seq).where(*segment.seq_bounds).order_by(order).offset(PG_SEARCH_WINDOW - 1)
-    )
-    edge = conn.execute(edge_statement.limit(1)).scalar()
-    if edge is None:
-        return _fetch(conn, segment.statement, 0, wanted)
-    inside = seq >= edge if segment.seq_descending else seq <= edge
-    found = _fetch(conn, segment.statement.where(inside), 0, wanted)
-    if len(found) < wanted:
-        beyond = seq < edge if segment.seq_descending else seq > edge
-        found += _fetch(conn, segment.forced(beyond), 0, wanted - len(found))
-    return found
+    seq, descending = segment.seq, segment.seq_descending
+    order = seq.desc() if descending else seq.asc()
+    found: list[dict[str, Any]] = []
+    window = PG_SEARCH_WINDOW
+    past: list[ColumnElement[bool]] = []
+    while True:
+        edge_of = select(seq).where(*segment.seq_bounds, *past).order_by(order)
+        edge = conn.execute(edge_of.offset(window - 1).limit(1)).scalar()
+        inside = [] if edge is None else [seq >= edge if descending else seq <= edge]
+        got = _fetch(conn, segment.statement.where(*past, *inside), 0, wanted - len(found))
+        found += got
+        if len(found) >= wanted or edge is None:
+            return found
+        past = [seq < edge if descending else seq > edge]
+        rate, need = len(got) / window, wanted - len(found)
+        if rate < PG_DENSE_MATCHES:
+            return found + _fetch(conn, segment.forced(past[0]), 0, need)
+        window = min(PG_WINDOW_MAX, math.ceil(need / rate * 1.25))
 
 
 def _fetch(conn: Connection, statement: Select[Any], offset: int, limit: int) -> list[dict]:
@@ -518,16 +527,11 @@ def find_cursor(
 def _rank_of_row(resource: Resource, terms: SearchTerms, dialect: str) -> ColumnElement[int]:
     """The tier of one row, by the same predicates as the tier segments."""
     table = resource.table
-    if dialect == "sqlite":
-        first = fts_starts(terms.tokens[0])
-        starts: ColumnElement[bool] = table.c.seq.in_(fts_rowids(first))
-    else:
-        starts = starts_with_word(table, terms.tokens[0])
-    return case(
-        (table.c.name.in_(name_variants(terms)), 0),
-        (starts, 1),
-        else_=2,
-    )
+    exact = table.c.name.in_(name_variants(terms))
+    if dialect != "sqlite":
+        return case((exact, 0), else_=2)
+    starts = table.c.seq.in_(fts_rowids(fts_starts(terms.tokens[0])))
+    return case((exact, 0), (starts, 1), else_=2)
 
 
 __all__ = [

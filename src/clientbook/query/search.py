@@ -6,14 +6,14 @@ each word becomes a word prefix, and all of them must match. A run of phone-like
 E.164 digits that `searchText` carries. Every term is quoted, so nothing a user types is read as
 FTS5 or tsquery syntax; a query with no words at all matches nothing.
 
-Ranking ("best matches first, exact name match first") is three tiers, each in creation order:
+Ranking ("best matches first, exact name match first") is by tiers, each in creation order:
 
 * tier 0 — the name is exactly the query (as typed, lower, upper or title case): `name IN (...)`
   on the `name` index;
-* tier 1 — the name starts with the query's first word (the name's words come first in
-  `searchText`, see `build_search_text`): FTS5's initial-token query `^"w1"*`, or
-  `searchText LIKE 'w1%'` on PostgreSQL. (Anchoring every word, `^"w1 w2"*`, costs a phrase check
-  of every document of w1: 7 ms for `nur binti`, against 2 ms.)
+* tier 1 (SQLite) — the name starts with the query's first word (the name's words come first in
+  `searchText`, see `build_search_text`): FTS5's initial-token query `^"w1"*`. (Anchoring every
+  word, `^"w1 w2"*`, costs a phrase check of every document of w1: 7 ms for `nur binti`,
+  against 2 ms.)
 * tier 2 — every other match.
 
 Why tiers and not bm25: `ORDER BY rank` scores every match (PERFORMANCE.md: ~12 ms for a common
@@ -21,8 +21,12 @@ surname; measured here 15-140 ms for 9,000-157,000 matches in 1M rows), and bm25
 other rows are inserted, so a keyset cursor over them would not be stable. A tier is a property of
 the row alone, so (tier, seq) is a stable keyset order, and each tier is read from the FTS index in
 rowid order, stopping after one page: `q=tan` (157,000 matches) costs ~0.1 ms per page on SQLite.
-A tier that has no more rows costs at most one pass over its doclist (~1-6 ms), and the compiler
+A tier that has no more rows costs at most one pass over its doclist (~1-7 ms), and the compiler
 reads the next tier only when a page is not yet full.
+
+PostgreSQL has no tier 1: nothing in the GIN index can tell "first word" from "any word", so
+proving a tier 1 empty means re-reading every match through `to_tsvector` (660 ms for `mei`,
+37,000 matches in 1M rows). A stored tsvector column would make that affordable.
 """
 
 from __future__ import annotations
@@ -167,11 +171,6 @@ def like_prefix(text: str) -> str:
     """A LIKE pattern (escape `\\`) for strings starting with `text`."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return escaped + "%"
-
-
-def starts_with_word(searched: Table, token: str) -> ColumnElement[bool]:
-    """PostgreSQL's tier 1: the first word of `searchText` starts with `token`."""
-    return searched.c.searchText.like(literal(like_prefix(token), Text), escape="\\")
 
 
 # --- Either backend -------------------------------------------------------------------------

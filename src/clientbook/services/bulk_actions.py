@@ -53,7 +53,8 @@ ACTION_PARAMS: Final[dict[str, tuple[str, ...]]] = {
     "untag": ("tags",),
     "delete": (),
 }
-BODY_KEYS: Final = ("action", "ids", "filter", "dryRun", "status", "reason", "assignedTo", "tags")
+PARAM_KEYS: Final = ("status", "reason", "assignedTo", "tags")
+BODY_KEYS: Final = ("action", "ids", "filter", "dryRun", *PARAM_KEYS)
 MAX_IDS: Final = 1000
 # A filter may match at most this many records: bigger changes are split by the client, which
 # keeps one transaction (and the single SQLite writer) short.
@@ -68,7 +69,10 @@ AUDIT_ACTIONS: Final = {
     "untag": "customer.tagged",
     "delete": "customer.deleted",
 }
-_TARGET_COLUMNS = [customers.c[n] for n in ("id", "seq", "name", "status", "assignedTo", "metadata")]
+# What the actions read: the columns they change, and `name` for a deletion's audit row.
+_TARGET_COLUMNS = [
+    customers.c[name] for name in ("id", "seq", "name", "status", "assignedTo", "metadata")
+]
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,7 @@ def parse_bulk_request(principal: Principal | None, data: Mapping[str, Any]) -> 
     if action not in ACTIONS:
         errors["action"] = f"required: one of {', '.join(ACTIONS)}"
     else:
-        for key in BODY_KEYS[4:]:
+        for key in PARAM_KEYS:
             if key in data and key not in ACTION_PARAMS[action]:
                 errors[key] = f"not used by the {action} action"
     ids, where = _targets(data, errors)
@@ -237,27 +241,28 @@ def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
 def _load_targets(conn: Connection, request: BulkRequest, *, lock: bool) -> list[dict[str, Any]]:
     """The target rows in creation order; NotFound naming unknown ids; ValidationFailed when a
     filter matches more than MAX_FILTER_MATCHES."""
-    base = select(*_TARGET_COLUMNS).order_by(customers.c.seq)
+    # No ORDER BY in SQL: it could make the database sort every match before the LIMIT.
+    base = select(*_TARGET_COLUMNS)
     if lock:
         base = base.with_for_update()  # PostgreSQL; SQLite's writer already holds the lock
     if request.ids is not None:
-        rows = []
-        for chunk in _chunks(request.ids):
-            rows += [
-                dict(r) for r in conn.execute(base.where(customers.c.id.in_(chunk))).mappings()
-            ]
+        rows = [
+            dict(row)
+            for chunk in _chunks(request.ids)
+            for row in conn.execute(base.where(customers.c.id.in_(chunk))).mappings()
+        ]
         _check_all_found(request.ids, rows)
-        return sorted(rows, key=lambda row: row["seq"])
-    assert request.where is not None
-    query = base.where(_filter_predicate(conn, request.where)).limit(MAX_FILTER_MATCHES + 1)
-    rows = [dict(r) for r in conn.execute(query).mappings()]
+    else:
+        assert request.where is not None
+        query = base.where(_filter_predicate(conn, request.where)).limit(MAX_FILTER_MATCHES + 1)
+        rows = [dict(row) for row in conn.execute(query).mappings()]
     if len(rows) > MAX_FILTER_MATCHES:
         message = (
             f"matches more than {MAX_FILTER_MATCHES:,} records; narrow the filter or send "
             "several requests"
         )
         raise ValidationFailed({"filter": message})
-    return rows
+    return sorted(rows, key=lambda row: int(row["seq"]))
 
 
 def _filter_predicate(conn: Connection, where: Filter) -> ColumnElement[bool]:

@@ -252,6 +252,7 @@ def run_demo(
     as_of: datetime | None = None,
     workers: int | None = None,
     transaction_size: int = TRANSACTION_SIZE,
+    chunk_size: int = CHUNK_SIZE,
     progress: Progress | None = None,
 ) -> DemoCounts:
     """Fill an empty (migrated) database with `customers` demo customers; see the module doc."""
@@ -267,6 +268,7 @@ def run_demo(
         staff_ids=staff_ids,
         dialect=db.dialect,
         default_region=db.settings.default_region,
+        chunk_size=chunk_size,
     )
     counts = DemoCounts(staff=created)
     workers = default_workers(customers) if workers is None else workers

@@ -12,7 +12,7 @@ import unicodedata
 from bisect import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from itertools import accumulate
 from random import Random
@@ -455,7 +455,9 @@ def customer(
     return demo
 
 
-def _contact_dates(rng: Random, body: Body, status: str, created: datetime, as_of: datetime) -> None:
+def _contact_dates(
+    rng: Random, body: Body, status: str, created: datetime, as_of: datetime
+) -> None:
     if status != "lead" and rng.random() < 0.55:
         body["lastContactAt"] = between(rng, created, as_of)
     due = follow_up(rng, status, created, as_of)

@@ -135,11 +135,12 @@ INDONESIA = (
     Place("Jakarta", "DKI Jakarta", (10110, 14540),
           ("Jalan Sudirman", "Jalan Thamrin", "Jalan Gatot Subroto"), "", 5),
     Place("Surabaya", "Jawa Timur", (60111, 60299), ("Jalan Basuki Rahmat", "Jalan Darmo"), "", 2),
-    Place("Batam", "Kepulauan Riau", (29400, 29499), ("Jalan Imam Bonjol", "Jalan Raja Ali"), "", 2),
+    Place("Batam", "Kepulauan Riau", (29400, 29499),
+          ("Jalan Imam Bonjol", "Jalan Raja Ali"), "", 2),
     Place("Medan", "Sumatera Utara", (20111, 20371), ("Jalan Gatot Subroto", "Jalan Asia"), "", 2),
 )  # fmt: skip
-HOUSE_FORMATS = ("No. {n}, {street}", "{n}, {street}", "Lot {n}, {street}",
-                 "{n}A, {street}", "B-{f}-{n}, {street}", "Unit {f}-{n}, Menara {tower}, {street}")  # fmt: skip
+HOUSE_FORMATS = ("No. {n}, {street}", "{n}, {street}", "Lot {n}, {street}", "{n}A, {street}",
+                 "B-{f}-{n}, {street}", "Unit {f}-{n}, Menara {tower}, {street}")  # fmt: skip
 TOWERS = ("Mutiara", "Permata", "Cahaya", "Seri", "Alpha", "Indah", "Jaya", "Emas")
 
 # --- organisations ---------------------------------------------------------------------------

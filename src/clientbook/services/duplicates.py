@@ -60,18 +60,20 @@ def find_duplicates(
     """
     require_staff(principal)
     reasons = _reasons(reason)
-    limit = _limit(limit)
+    page_size = _limit(limit)
     after = decode_cursor(cursor, reasons) if cursor else None
     if after is not None:
         reasons = reasons[reasons.index(after.reason) :]
     found: list[tuple[str, str, int]] = []
     for name in reasons:
         start = after.key if after is not None and after.reason == name else None
-        found += [(name, key, n) for key, n in _group_keys(conn, name, start, limit - len(found))]
-        if len(found) == limit:
+        keys = _group_keys(conn, name, start, page_size - len(found))
+        found += [(name, key, count) for key, count in keys]
+        if len(found) == page_size:
             break
     groups = [_group(conn, name, key, count) for name, key, count in found]
-    last = found[-1] if len(found) == limit else None
+    # A full page may have a next one; a short page read every index to its end.
+    last = found[-1] if len(found) == page_size else None
     return {"groups": groups, "cursor": encode_cursor(Position(last[0], last[1])) if last else None}
 
 

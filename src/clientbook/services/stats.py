@@ -49,9 +49,9 @@ def customer_stats(
     tz: str | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Every statistic of the console's panel (staff only), from one read snapshot. "Today",
-    "this week" (Monday to Sunday) and the months are calendar periods in `tz` (an IANA zone,
-    default UTC)."""
+    """Every statistic of the console's panel (staff only), read in the caller's transaction
+    (one snapshot on SQLite). "Today", "this week" (Monday to Sunday) and the months are
+    calendar periods in `tz` (an IANA zone, default UTC)."""
     require_staff(principal)
     zone = _zone(tz)
     now = now or utcnow()

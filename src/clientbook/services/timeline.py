@@ -159,7 +159,8 @@ def parse_timeline_query(params: Iterable[tuple[str, str]]) -> TimelineQuery:
     limit = DEFAULT_LIMIT
     if values.get("limit"):
         text = values["limit"]
-        if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+        if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_LIMIT:
             errors["limit"] = f"must be an integer from 1 to {MAX_LIMIT}"
         else:
             limit = int(text)

@@ -176,9 +176,9 @@ class Importer:
             known.users_by_id = {row.id: dict(row._mapping) for row in conn.execute(query)}
         if emails:
             query = select(*account_columns).where(func.lower(users.c.email).in_(emails))
-            for row in conn.execute(query):
-                known.users_by_email[row.email.lower()] = dict(row._mapping)
-                known.users_by_id[row.id] = dict(row._mapping)
+            for account in conn.execute(query):
+                known.users_by_email[account.email.lower()] = dict(account._mapping)
+                known.users_by_id[account.id] = dict(account._mapping)
         if known.users_by_id:
             query = select(customers.c.userId).where(customers.c.userId.in_(known.users_by_id))
             known.owners_with_record.update(conn.execute(query).scalars())
@@ -442,11 +442,12 @@ def run_import(
     source: Source,
     options: ImportOptions,
     *,
-    import_id: str,
+    import_id: str | None = None,
     progress: Progress | None = None,
 ) -> ImportReport:
     """Import `source` in one transaction; the report says what was (or would be) done."""
     principal = require_authenticated(principal)
+    import_id = import_id or new_id()
     report = ImportReport(import_id=import_id, format=source.format, options=options)
     report.total_rows, mapping = prepare_source(
         principal, source, max_rows=db.settings.max_import_rows

@@ -168,7 +168,7 @@ def _shared_strings(archive: zipfile.ZipFile) -> list[str]:
     def end(name: str) -> None:
         local = name.rpartition(" ")[2]
         if local == "si":
-            strings.append("".join(parts))
+            strings.append(_ooxml_unescape("".join(parts)))
         elif local == "rPh":
             depth["phonetic"] -= 1
         elif local == "t":
@@ -212,18 +212,29 @@ _NAMED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 _FORBIDDEN = ("<!DOCTYPE", "<!ENTITY")
 
 
+_OOXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
 def _unescape(text: str) -> str:
-    """XML's five entities and character references (no others can exist: no DOCTYPE)."""
-    if "&" not in text:
+    """XML's five entities and character references (no others can exist: no DOCTYPE), then
+    OOXML's `_xHHHH_` escapes."""
+    if "&" in text:
+        text = _REFERENCE.sub(_entity, text)
+    return _ooxml_unescape(text)
+
+
+def _entity(match: re.Match[str]) -> str:
+    hexa, decimal, name = match.groups()
+    if name:
+        return _NAMED[name]
+    return chr(int(hexa, 16) if hexa else int(decimal))
+
+
+def _ooxml_unescape(text: str) -> str:
+    """`_x0000_` is how OOXML writes a control character, `_x005F_` a literal `_` before one."""
+    if "_x" not in text:
         return text
-
-    def replace(match: re.Match[str]) -> str:
-        hexa, decimal, name = match.groups()
-        if name:
-            return _NAMED[name]
-        return chr(int(hexa, 16) if hexa else int(decimal))
-
-    return _REFERENCE.sub(replace, text)
+    return _OOXML_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
 
 
 class _SheetReader:

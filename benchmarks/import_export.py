@@ -1,0 +1,166 @@
+"""Import and export throughput and peak memory, per format (SPEC §8).
+
+    .venv/bin/python benchmarks/import_export.py --customers 1000000
+    .venv/bin/python benchmarks/import_export.py --customers 100000 --formats csv,xlsx
+
+1. `clientbook demo --customers N` fills a SQLite database (the source).
+2. Each format is exported from it, then imported (staff, overwrite) into a fresh, migrated,
+   empty database: rows/s and the peak RSS of the process doing the work (each step runs in a
+   process of its own, so the figures do not mix).
+3. The XLSX readers are compared on the exported workbook: the streaming reader the importer
+   uses against python-calamine (reading only, no validation).
+
+Figures depend on the machine's load: the script prints the load average next to them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+FORMATS = ("csv", "json", "jsonl", "xlsx")
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _env(db: Path) -> dict[str, str]:
+    return {**os.environ, "CLIENTBOOK_DATABASE_URL": f"sqlite:///{db}"}
+
+
+def _child(step: str, *args: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--step", step, *args], capture_output=True, text=True
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"{step} failed:\n{out.stderr[-4000:]}")
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+# --- steps, each run in a child process -------------------------------------------------------
+
+
+def step_export(db_path: str, fmt: str, target: str) -> dict[str, Any]:
+    from clientbook.access import SYSTEM
+    from clientbook.services import exports
+    from clientbook.services.runtime import open_database
+
+    db = open_database(_settings(db_path))
+    plan = exports.plan_export(SYSTEM, [], fmt=fmt)
+    counter = exports.ExportProgress()
+    started = time.perf_counter()
+    with open(target, "wb") as file:
+        for chunk in exports.stream_export(db, SYSTEM, plan, progress=counter):
+            file.write(chunk)
+    seconds = time.perf_counter() - started
+    db.dispose()
+    return {"rows": counter.rows, "seconds": seconds, "peak_mb": _peak_mb()}
+
+
+def step_import(db_path: str, fmt: str, source_path: str) -> dict[str, Any]:
+    from clientbook.access import SYSTEM
+    from clientbook.services.imports import ImportOptions, open_source, run_import
+    from clientbook.services.runtime import open_database, upgrade_schema
+
+    db = open_database(_settings(db_path))
+    upgrade_schema(db)
+    started = time.perf_counter()
+    source = open_source(Path(source_path), filename=None, fmt=fmt)
+    report = run_import(db, SYSTEM, source, ImportOptions(overwrite=True))
+    seconds = time.perf_counter() - started
+    db.dispose()
+    if report.failed:
+        raise SystemExit(f"{report.failed} rows failed: {report.failures[:3]}")
+    return {"rows": report.created + report.updated, "seconds": seconds, "peak_mb": _peak_mb()}
+
+
+def step_read_xlsx(reader: str, path: str) -> dict[str, Any]:
+    started = time.perf_counter()
+    rows = 0
+    if reader == "calamine":
+        from python_calamine import CalamineWorkbook
+
+        for _row in CalamineWorkbook.from_path(path).get_sheet_by_index(0).iter_rows():
+            rows += 1
+    else:
+        from clientbook.services.imports import xlsx
+
+        for _row in xlsx.read_rows(Path(path)):
+            rows += 1
+    seconds = time.perf_counter() - started
+    return {"rows": rows - 1, "seconds": seconds, "peak_mb": _peak_mb()}
+
+
+def _settings(db_path: str) -> Any:
+    from clientbook.config import Settings
+
+    return Settings(database_url=f"sqlite:///{db_path}")
+
+
+# --- the driver ----------------------------------------------------------------------------------
+
+
+def _line(what: str, result: dict[str, Any]) -> None:
+    rate = result["rows"] / result["seconds"] if result["seconds"] else 0
+    print(
+        f"{what:<28} {result['rows']:>10,} rows  {result['seconds']:8.1f} s  "
+        f"{rate:>10,.0f} rows/s  peak RSS {result['peak_mb']:7.0f} MB",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--formats", default=",".join(FORMATS))
+    parser.add_argument("--workdir", default=None, help="Keep files here (default: a temp dir).")
+    parser.add_argument("--step", default=None, help=argparse.SUPPRESS)
+    args, rest = parser.parse_known_args()
+    if args.step:
+        steps = {"export": step_export, "import": step_import, "read_xlsx": step_read_xlsx}
+        print(json.dumps(steps[args.step](*rest)))
+        return
+
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="clientbook-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    source_db = work / "source.sqlite3"
+    print(f"load average before: {os.getloadavg()}; work dir {work}", flush=True)
+    if not source_db.exists():
+        started = time.perf_counter()
+        subprocess.run(
+            [
+                str(Path(sys.executable).parent / "clientbook"),
+                "demo",
+                "--customers",
+                str(args.customers),
+            ],
+            env=_env(source_db),
+            check=True,
+            capture_output=True,
+        )
+        print(f"demo data: {args.customers:,} customers in {time.perf_counter() - started:.0f} s")
+    for fmt in args.formats.split(","):
+        exported = work / f"customers.{fmt}"
+        _line(f"export {fmt}", _child("export", str(source_db), fmt, str(exported)))
+        target = work / f"import-{fmt}.sqlite3"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{target}{suffix}").unlink(missing_ok=True)
+        _line(f"import {fmt}", _child("import", str(target), fmt, str(exported)))
+        target.unlink(missing_ok=True)
+        if fmt == "xlsx":
+            for reader in ("streaming", "calamine"):
+                _line(f"read xlsx ({reader})", _child("read_xlsx", reader, str(exported)))
+    print(f"load average after: {os.getloadavg()}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

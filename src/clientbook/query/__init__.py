@@ -1,0 +1,1 @@
+"""The one query representation, its parsers and the one compiler to SQL (SPEC §7)."""

@@ -1,0 +1,200 @@
+"""The bulk path writes exactly what the single-record services write, only faster."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from clientbook.access import SYSTEM
+from clientbook.db.engine import Database
+from clientbook.db.tables import (
+    customer_interactions,
+    customer_notes,
+    customer_tags,
+    customers,
+    users,
+)
+from clientbook.domain.customers import validate_customer
+from clientbook.domain.ids import new_id
+from clientbook.domain.interactions import validate_interaction
+from clientbook.domain.notes import validate_note
+from clientbook.domain.timestamps import utcnow
+from clientbook.domain.users import validate_user
+from clientbook.services import bulk
+from clientbook.services import customers as customer_service
+from clientbook.services import users as user_service
+from tests.factories import make_staff, make_user
+
+BODY: dict[str, Any] = {
+    "name": "Tan Mei Ling",
+    "phone": "012-345 6789",
+    "company": "Sunrise Trading Sdn Bhd",
+    "customerType": "company",
+    "country": "Malaysia",
+    "metadata": {"tags": ["VIP", "vip", " wholesale "], "customFields": {"tier": "Gold"}},
+    "notes": {"general": "Prefers WhatsApp"},
+    "lastContactAt": "2025-03-01T10:00:00Z",
+}
+_emails = itertools.count()
+# Set by the system, or different on purpose between the two writes.
+NOT_COMPARED = {"seq", "id", "userId", "email", "emailKey", "searchText", "createdAt", "updatedAt"}
+
+
+def _customer_row(db: Database, customer_id: str) -> dict[str, Any]:
+    with db.read() as conn:
+        row = conn.execute(select(customers).where(customers.c.id == customer_id)).one()
+        return dict(row._mapping)
+
+
+def _tags(db: Database, customer_id: str) -> list[tuple[str, str]]:
+    with db.read() as conn:
+        query = select(customer_tags.c.tagKey, customer_tags.c.tag).where(
+            customer_tags.c.customerId == customer_id
+        )
+        return sorted((r.tagKey, r.tag) for r in conn.execute(query))
+
+
+def _bulk_customer(db: Database, body: dict[str, Any], *, count: int = 1) -> list[str]:
+    """`count` customers with `body` (emails made unique) written through the bulk path."""
+    now = utcnow()
+    rows = bulk.BulkRows()
+    for _ in range(count):
+        user_id = new_id()
+        email = f"bulk{next(_emails)}@example.com"
+        account = validate_user({"email": email, "name": body["name"], "status": "invited"})
+        rows.users.append(bulk.build_user_row(account, user_id=user_id, created_at=now))
+        values = validate_customer({**body, "userId": user_id, "email": email})
+        rows.customers.append(
+            bulk.build_customer_row(values, record_id=new_id(), created_at=now, created_by=None)
+        )
+    with db.transaction() as conn:
+        bulk.insert_bulk(conn, rows)
+    return [row["id"] for row in rows.customers]
+
+
+def test_bulk_customer_row_matches_the_single_record_create(database: Database) -> None:
+    owner = make_user(database)
+    with database.transaction() as conn:
+        single = customer_service.create_customer(
+            conn, SYSTEM, {**BODY, "userId": owner["id"], "email": "single@example.com"}
+        )
+    [bulk_id] = _bulk_customer(database, BODY)
+
+    one, other = _customer_row(database, single["id"]), _customer_row(database, bulk_id)
+    assert {k: v for k, v in one.items() if k not in NOT_COMPARED} == {
+        k: v for k, v in other.items() if k not in NOT_COMPARED
+    }
+    email_word = other["email"].split("@")[0]
+    assert one["searchText"].replace("single", email_word) == other["searchText"]
+    assert _tags(database, single["id"]) == _tags(database, bulk_id)
+    assert _tags(database, bulk_id) == [("vip", "VIP"), ("wholesale", "wholesale")]
+
+
+def test_bulk_user_row_matches_insert_user(database: Database) -> None:
+    data = {"name": "Owner", "status": "invited"}
+    with database.transaction() as conn:
+        single = user_service.insert_user(
+            conn, SYSTEM, {**data, "email": "one@example.com"}, password_hash=None
+        )
+        values = validate_user({**data, "email": "two@example.com"})
+        row = bulk.build_user_row(values, user_id=new_id(), created_at=utcnow())
+        bulk.insert_bulk(conn, bulk.BulkRows(users=[row]))
+    with database.read() as conn:
+        stored = [
+            {k: v for k, v in r._mapping.items() if k not in NOT_COMPARED}
+            for r in conn.execute(select(users).where(users.c.id.in_([single["id"], row["id"]])))
+        ]
+    assert len(stored) == 2
+    assert stored[0] == stored[1]
+
+
+def test_bulk_writes_interactions_and_notes(database: Database) -> None:
+    rep = make_staff(database)
+    [customer_id] = _bulk_customer(database, BODY)
+    now = utcnow()
+    interaction = validate_interaction({"type": "call", "subject": "Follow-up", "occurredAt": now})
+    note = validate_note({"content": "Halal only", "category": "important", "isPinned": True})
+    rows = bulk.BulkRows(
+        interactions=[
+            bulk.build_item_row(interaction, item_id=new_id(), customer_id=customer_id,
+                                created_at=now, created_by=rep["id"], tracks_updated_by=False)
+        ],
+        notes=[
+            bulk.build_item_row(note, item_id=new_id(), customer_id=customer_id,
+                                created_at=now, created_by=rep["id"], tracks_updated_by=True)
+        ],
+    )  # fmt: skip
+    with database.transaction() as conn:
+        batch = bulk.insert_bulk(conn, rows)
+    assert batch.count("customer_interactions") == 1
+    with database.read() as conn:
+        stored = conn.execute(select(customer_interactions)).one()
+        pinned = conn.execute(select(customer_notes.c.isPinned, customer_notes.c.updatedBy)).one()
+    assert (stored.subject, stored.occurredAt, stored.createdBy) == ("Follow-up", now, rep["id"])
+    assert (pinned.isPinned, pinned.updatedBy) == (True, None)
+
+
+def _search(db: Database, word: str) -> int:
+    with db.read() as conn:
+        query = "SELECT count(*) FROM customers_fts WHERE customers_fts MATCH ?"
+        return int(conn.exec_driver_sql(query, (word,)).scalar_one())
+
+
+def _trigger_sql(db: Database) -> str | None:
+    with db.read() as conn:
+        query = "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?"
+        return conn.exec_driver_sql(query, (bulk.FTS_TRIGGER,)).scalar()
+
+
+@pytest.fixture
+def sqlite_database(database: Database) -> Database:
+    if not database.is_sqlite:
+        pytest.skip("the full-text trigger is SQLite's")
+    return database
+
+
+def test_batched_search_indexing_matches_the_trigger(
+    sqlite_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = _trigger_sql(sqlite_database)
+    _bulk_customer(sqlite_database, BODY, count=3)  # below the threshold: the trigger indexes
+    monkeypatch.setattr(bulk, "FTS_REPLAY_MIN_ROWS", 1)
+    _bulk_customer(sqlite_database, {**BODY, "name": "Rajesh a/l Kumar"}, count=4)
+    assert _search(sqlite_database, "sunrise") == 7
+    assert _search(sqlite_database, "rajesh") == 4
+    assert _search(sqlite_database, "0123456789") == 7
+    assert _trigger_sql(sqlite_database) == before  # put back exactly as the migration made it
+    with sqlite_database.transaction() as conn:  # FTS5's own consistency check
+        conn.exec_driver_sql("INSERT INTO customers_fts(customers_fts) VALUES ('integrity-check')")
+
+
+def test_a_rolled_back_bulk_write_leaves_the_trigger_in_place(
+    sqlite_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bulk, "FTS_REPLAY_MIN_ROWS", 1)
+    before = _trigger_sql(sqlite_database)
+    with pytest.raises(RuntimeError), sqlite_database.transaction() as conn:
+        rows = bulk.BulkRows()
+        user_id = new_id()
+        account = validate_user({"email": "r@example.com", "status": "invited"})
+        rows.users.append(bulk.build_user_row(account, user_id=user_id, created_at=utcnow()))
+        values = validate_customer({"name": "Rolled Back", "userId": user_id})
+        rows.customers.append(
+            bulk.build_customer_row(values, record_id=new_id(), created_at=utcnow(),
+                                    created_by=None)
+        )  # fmt: skip
+        bulk.insert_bulk(conn, rows)
+        raise RuntimeError("stop")
+    assert _trigger_sql(sqlite_database) == before
+    assert _search(sqlite_database, "rolled") == 0
+    _bulk_customer(sqlite_database, {"name": "After Rollback"})  # the trigger still indexes
+    assert _search(sqlite_database, "rollback") == 1
+
+
+def test_write_batch_refuses_to_run_outside_a_transaction(database: Database) -> None:
+    batch = bulk.prepare_batch(bulk.BulkRows(), database.dialect)
+    with database.writer.connect() as conn, pytest.raises(RuntimeError):
+        bulk.write_batch(conn, batch)

@@ -1,0 +1,178 @@
+"""The export engine (SPEC §8, §12): formats, filters, scope, formula safety, audit."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import select
+
+from clientbook.access import SYSTEM
+from clientbook.db.engine import Database
+from clientbook.db.tables import audit_logs
+from clientbook.domain.errors import BadQuery, Unauthenticated
+from clientbook.services import exports
+from clientbook.services.imports import xlsx
+from clientbook.services.transfer_format import EXPORT_COLUMNS
+from tests.factories import as_principal, make_customer, make_user
+
+
+def export_bytes(db: Database, principal: Any, params: list[tuple[str, str]], fmt: str) -> bytes:
+    plan = exports.plan_export(principal, params, fmt=fmt)
+    return b"".join(exports.stream_export(db, principal, plan))
+
+
+def csv_rows(data: bytes) -> list[dict[str, str]]:
+    assert data.startswith(b"\xef\xbb\xbf")
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+
+
+def test_json_export_has_the_seeds_data_format(database: Database) -> None:
+    record = make_customer(
+        database,
+        name="John Doe",
+        email="john@example.com",
+        notes={"general": "Regular customer"},
+        metadata={"tags": ["vip", "enterprise"], "customFields": {}},
+    )
+    [item] = orjson.loads(export_bytes(database, SYSTEM, [], "json"))
+    assert list(item) == list(EXPORT_COLUMNS)
+    assert item["id"] == record["id"]
+    assert item["tags"] == ["vip", "enterprise"]
+    assert item["notes"] == {"general": "Regular customer"}
+    assert item["metadata"] == {"tags": ["vip", "enterprise"], "customFields": {}}
+    assert item["createdAt"].endswith("+00:00") and "." in item["createdAt"]
+
+
+def test_jsonl_csv_and_xlsx_carry_the_same_rows(database: Database, tmp_path: Path) -> None:
+    for n in range(3):
+        make_customer(database, name=f"Person {n}", metadata={"tags": ["a", "b"]})
+    lines = export_bytes(database, SYSTEM, [], "jsonl").splitlines()
+    rows = csv_rows(export_bytes(database, SYSTEM, [], "csv"))
+    path = tmp_path / "out.xlsx"
+    path.write_bytes(export_bytes(database, SYSTEM, [], "excel"))
+    sheet = list(xlsx.read_rows(path))
+    assert len(lines) == len(rows) == len(sheet) - 1 == 3
+    assert sheet[0] == list(EXPORT_COLUMNS)
+    assert rows[0]["tags"] == "a;b"
+    assert rows[0]["metadata"] == '{"tags":["a","b"]}'
+    assert [orjson.loads(line)["name"] for line in lines] == [r["name"] for r in rows]
+
+
+def test_export_takes_list_filters_search_and_ids(database: Database) -> None:
+    a = make_customer(database, name="Tan Mei Ling", city="Ipoh", status="lead")
+    make_customer(database, name="Ahmad Ali", city="Ipoh")
+    c = make_customer(database, name="Siti Tan", city="Penang")
+
+    def names(params: list[tuple[str, str]]) -> list[str]:
+        return [r["name"] for r in orjson.loads(export_bytes(database, SYSTEM, params, "json"))]
+
+    assert names([("city", "Ipoh"), ("status", "lead")]) == ["Tan Mei Ling"]
+    assert sorted(names([("q", "tan")])) == ["Siti Tan", "Tan Mei Ling"]
+    assert names([("ids", f"{a['id']},{c['id']}"), ("sort", "-name")]) == [
+        "Tan Mei Ling",
+        "Siti Tan",
+    ]
+
+
+def test_export_streams_in_keyset_batches(database: Database, monkeypatch: Any) -> None:
+    monkeypatch.setattr(exports, "BATCH_ROWS", 2)
+    for n in range(5):
+        make_customer(database, name=f"P{n}", city="Ipoh" if n % 2 else "Kuala Lumpur")
+    plan = exports.plan_export(SYSTEM, [("sort", "city")], fmt="jsonl")
+    rows = [
+        orjson.loads(line)
+        for line in b"".join(exports.stream_export(database, SYSTEM, plan)).splitlines()
+    ]
+    assert [r["city"] for r in rows] == [
+        "Ipoh",
+        "Ipoh",
+        "Kuala Lumpur",
+        "Kuala Lumpur",
+        "Kuala Lumpur",
+    ]
+    assert len({r["id"] for r in rows}) == 5
+
+
+def test_owner_exports_only_their_own_record(database: Database) -> None:
+    owner = make_user(database)
+    mine = make_customer(database, owner=owner)
+    make_customer(database)
+    rows = orjson.loads(export_bytes(database, as_principal(owner), [], "json"))
+    assert [r["id"] for r in rows] == [mine["id"]]
+
+
+def test_anonymous_cannot_export_and_bad_parameters_are_named() -> None:
+    with pytest.raises(Unauthenticated):
+        exports.plan_export(None, [], fmt="csv")
+    with pytest.raises(BadQuery) as caught:
+        exports.plan_export(SYSTEM, [("limit", "5"), ("cursor", "x")], fmt="csv")
+    assert set(caught.value.fields) == {"limit", "cursor"}
+    with pytest.raises(BadQuery) as caught:
+        exports.plan_export(SYSTEM, [], fmt="pdf")
+    assert "format" in caught.value.fields
+    with pytest.raises(BadQuery) as caught:
+        exports.plan_export(SYSTEM, [("jobTitle", "x")], fmt="csv")
+    assert "jobTitle" in caught.value.fields
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ("=HYPERLINK(1)", "'=HYPERLINK(1)"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("+cmd", "'+cmd"),
+        ("-2+3", "'-2+3"),
+        ("+60 12-345 6789", "+60 12-345 6789"),
+        ("-12.5", "-12.5"),
+        ("'=x", "''=x"),
+        ("'quoted", "'quoted"),
+        ("plain", "plain"),
+    ],
+)
+def test_csv_cells_that_would_run_as_formulas_get_a_guard(
+    database: Database, value: str, cell: str
+) -> None:
+    make_customer(database, name=value, jobTitle=value)
+    [row] = csv_rows(export_bytes(database, SYSTEM, [], "csv"))
+    assert row["name"] == cell
+    assert row["jobTitle"] == cell
+
+
+def test_xlsx_cells_are_typed_strings_not_formulas(database: Database, tmp_path: Path) -> None:
+    make_customer(database, name="=1+1", phone="+60 12-345 6789", totalRevenue=0.1 + 0.2)
+    path = tmp_path / "out.xlsx"
+    path.write_bytes(export_bytes(database, SYSTEM, [], "xlsx"))
+    header, row = list(xlsx.read_rows(path))
+    values = dict(zip(header, row, strict=False))
+    assert values["name"] == "=1+1"
+    assert values["totalRevenue"] == repr(0.1 + 0.2)  # 17 digits: kept exact as text
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        sheet = archive.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in sheet
+
+
+def test_export_is_audited_once_with_format_count_and_filter(database: Database) -> None:
+    make_customer(database, city="Ipoh")
+    export_bytes(database, SYSTEM, [("city", "Ipoh")], "csv")
+    with database.read() as conn:
+        rows = conn.execute(
+            select(audit_logs.c.changes).where(audit_logs.c.action == "export.completed")
+        ).all()
+    assert len(rows) == 1
+    changes = orjson.loads(rows[0].changes)
+    assert changes["format"]["to"] == "csv"
+    assert changes["count"]["to"] == 1
+    assert changes["filter"]["to"] == "city=Ipoh"
+
+
+def test_empty_exports_are_valid_files(database: Database) -> None:
+    assert orjson.loads(export_bytes(database, SYSTEM, [], "json")) == []
+    assert export_bytes(database, SYSTEM, [], "jsonl") == b""
+    assert csv_rows(export_bytes(database, SYSTEM, [], "csv")) == []

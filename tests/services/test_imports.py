@@ -1,0 +1,424 @@
+"""The import engine (SPEC §5, §8): formats, matching, validation, all-or-nothing, owners,
+invited users, the report, jobs; and the export -> import round trip in every format."""
+
+from __future__ import annotations
+
+import time
+import zipfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import delete, func, select
+
+from clientbook.access import SYSTEM, Principal
+from clientbook.db.engine import Database
+from clientbook.db.tables import audit_logs, customer_tags, customers, import_jobs, users
+from clientbook.domain.errors import TooLarge, ValidationFailed
+from clientbook.domain.timestamps import utcnow
+from clientbook.services import customers as customer_service
+from clientbook.services import exports
+from clientbook.services import import_jobs as jobs
+from clientbook.services import users as user_service
+from clientbook.services.imports import ImportOptions, ImportReport, open_source, run_import
+from clientbook.services.imports.xlsx import XlsxError
+from tests.factories import as_principal, make_customer, make_staff, make_user
+
+HEADER = "name,email,city\n"
+
+
+def run(
+    db: Database,
+    path: Path,
+    principal: Principal = SYSTEM,
+    **options: Any,
+) -> ImportReport:
+    source = open_source(path, filename=path.name, fmt=options.pop("format", None))
+    return run_import(db, principal, source, ImportOptions(**options))
+
+
+def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode() if isinstance(text, str) else text)
+    return path
+
+
+def all_customers(db: Database) -> list[dict[str, Any]]:
+    with db.read() as conn:
+        rows = conn.execute(select(customers).order_by(customers.c.seq)).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def count(db: Database, table: Any, *where: Any) -> int:
+    with db.read() as conn:
+        return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar())
+
+
+# --- the round trip ----------------------------------------------------------------------------
+
+CLIENT_FIELDS = (
+    "id", "userId", "name", "email", "phone", "company", "jobTitle", "address", "city", "state",
+    "zipCode", "country", "website", "status", "assignedTo", "source", "industry", "customerType",
+    "currency", "language", "timezone", "notes", "metadata", "lastContactAt", "nextFollowUpAt",
+    "totalRevenue", "totalInvoices",
+)  # fmt: skip
+
+
+def varied_records(db: Database) -> dict[str, Any]:
+    rep = make_staff(db, name="Sales Rep")
+    make_customer(
+        db,
+        name="Tan Mei Ling",
+        email="Mei.Ling@Example.my",
+        phone="+60 12-345 6789",
+        company="Acme Sdn Bhd",
+        jobTitle='=HYPERLINK("x")',
+        address="Level 3, 12 Jalan Ampang\nKuala Lumpur",
+        city="Kuala Lumpur",
+        state="WP",
+        zipCode="05450",
+        country="Malaysia",
+        website="https://acme.example.my/",
+        status="prospect",
+        assignedTo=rep["id"],
+        source="trade_show",
+        industry='Retail; wholesale, "quoted"',
+        customerType="company",
+        currency="USD",
+        language="ms",
+        timezone="Asia/Kuala_Lumpur",
+        notes={"general": "Prefers email", "customFields": {"vip": True, "level": 3}},
+        metadata={"tags": ["vip", "a;b", "Ünïcode"], "customFields": {"x": [1, 2.5, None]}},
+        lastContactAt="2025-01-15T09:30:00.123Z",
+        nextFollowUpAt="2025-02-01T00:00:00Z",
+        totalRevenue=0.1 + 0.2,
+        totalInvoices=7,
+    )
+    make_customer(db, name="-minus start", phone="-", currency=None, language=None)
+    make_customer(db, name="مرحبا بالعالم 😀", metadata={"customFields": {}}, notes=None)
+    make_customer(db, name="@at start", email="at@example.com", totalRevenue=1234567.89)
+    return rep
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "jsonl", "xlsx"])
+def test_export_then_import_into_an_empty_database_is_exact(
+    database: Database, tmp_path: Path, fmt: str
+) -> None:
+    rep = varied_records(database)
+    before = all_customers(database)
+    plan = exports.plan_export(SYSTEM, [], fmt=fmt)
+    path = write(tmp_path, f"export.{fmt}", b"".join(exports.stream_export(database, SYSTEM, plan)))
+    owners = [r["userId"] for r in before]
+    with database.transaction() as conn:  # empty it: the records and their owners' accounts
+        conn.execute(delete(customers))
+        conn.execute(delete(users).where(users.c.id.in_(owners)))
+
+    report = run(database, path, overwrite=True)
+
+    assert (report.created, report.failed, report.applied) == (4, 0, True), report.failures
+    after = {r["id"]: r for r in all_customers(database)}
+    for record in before:
+        again = after[record["id"]]
+        assert {k: again[k] for k in CLIENT_FIELDS} == {k: record[k] for k in CLIENT_FIELDS}
+        assert again["phoneNormalized"] == record["phoneNormalized"]
+    assert after[before[0]["id"]]["assignedTo"] == rep["id"]
+    # Owners came back as invited accounts with the same ids.
+    assert count(database, users, users.c.id.in_(owners), users.c.status == "invited") == 4
+    assert count(database, customer_tags) == 3
+    # Importing the same file again changes nothing.
+    again = run(database, path, overwrite=True)
+    assert (again.unchanged, again.created, again.updated) == (4, 0, 0)
+
+
+# --- formats -------------------------------------------------------------------------------------
+
+
+def test_csv_with_bom_semicolons_quoted_newlines_and_aliases(
+    database: Database, tmp_path: Path
+) -> None:
+    text = (
+        "\ufeffFull Name;E-mail;Zip Code;Job Title;Address\n"
+        '"Ada; Lovelace";ADA@x.io;01000;CEO;"a\nb"\n'
+    )
+    report = run(database, write(tmp_path, "people.csv", text))
+    assert report.created == 1, report.failures
+    [row] = all_customers(database)
+    assert (row["name"], row["email"], row["zipCode"], row["jobTitle"], row["address"]) == (
+        "Ada; Lovelace", "ADA@x.io", "01000", "CEO", "a\nb",
+    )  # fmt: skip
+
+
+def test_json_array_pretty_printed_and_json_lines(database: Database, tmp_path: Path) -> None:
+    pretty = orjson.dumps(
+        [{"name": "A", "tags": ["x"]}, {"name": "B", "metadata": {"tags": ["y"]}}],
+        option=orjson.OPT_INDENT_2,
+    )
+    assert run(database, write(tmp_path, "a.json", pretty)).created == 2
+    lines = b'{"name": "C"}\n\n{"name": "D", "email": "d@x.io"}\n'
+    assert run(database, write(tmp_path, "b.jsonl", lines)).created == 2
+    tags = {r["name"]: r["metadata"] for r in all_customers(database)}
+    assert tags["A"] == '{"tags":["x"]}'
+
+
+def test_format_is_detected_from_content(database: Database, tmp_path: Path) -> None:
+    source = open_source(write(tmp_path, "upload", b'[{"name": "X"}]'), filename=None, fmt=None)
+    assert source.format == "json"
+    source = open_source(write(tmp_path, "upload2", HEADER), filename="noext", fmt=None)
+    assert source.format == "csv"
+
+
+def test_unknown_and_repeated_columns_refuse_the_file(database: Database, tmp_path: Path) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        run(database, write(tmp_path, "x.csv", "name,shoe size,Email,E-mail\nA,42,a@x.io,b@x.io\n"))
+    assert set(caught.value.fields) == {"columns.shoe size", "columns.E-mail"}
+    assert count(database, customers) == 0
+
+
+# --- validation and the report -------------------------------------------------------------------
+
+
+def test_every_field_error_of_every_failed_row_is_reported(
+    database: Database, tmp_path: Path
+) -> None:
+    text = "name,email,status,totalRevenue,website\nOk,ok@x.io,lead,1,\n,bad,nope,-1,ftp://x\n"
+    report = run(database, write(tmp_path, "x.csv", text))
+    # Counts say what the rows would do; `applied` that nothing was.
+    assert (report.failed, report.created, report.applied) == (1, 1, False)
+    [failure] = report.failures
+    assert failure.row == 2
+    assert set(failure.errors) == {"name", "email", "status", "totalRevenue", "website"}
+    assert count(database, customers) == 0  # all or nothing
+
+
+def test_skip_errors_imports_the_valid_rows(database: Database, tmp_path: Path) -> None:
+    text = "name,email\nOk,ok@x.io\n,missing@x.io\nAlso ok,\n"
+    report = run(database, write(tmp_path, "x.csv", text), skip_errors=True)
+    assert (report.created, report.failed, report.applied) == (2, 1, True)
+    assert report.to_json()["failures"] == [{"row": 2, "errors": {"name": "is required"}}]
+
+
+def test_dry_run_reports_and_writes_nothing(database: Database, tmp_path: Path) -> None:
+    report = run(database, write(tmp_path, "x.csv", HEADER + "A,a@x.io,Ipoh\n"), dry_run=True)
+    assert (report.created, report.applied) == (1, False)
+    assert count(database, customers) == 0
+    assert count(database, users) == 0
+
+
+def test_rows_limit_refuses_the_file(database: Database, tmp_path: Path) -> None:
+    small = Database(replace(database.settings, max_import_rows=2))
+    try:
+        with pytest.raises(TooLarge):
+            run(small, write(tmp_path, "x.csv", HEADER + "A,,\nB,,\nC,,\n"))
+    finally:
+        small.dispose()
+
+
+# --- matching ------------------------------------------------------------------------------------
+
+
+def test_match_by_id_else_email_and_overwrite(database: Database, tmp_path: Path) -> None:
+    a = make_customer(database, name="A", email="a@x.io", city="Ipoh")
+    make_customer(database, name="B", email="b@x.io")
+    text = f"id,name,email,city\n{a['id']},A2,a@x.io,Penang\n,B2,B@X.IO,\n,C,c@x.io,\n"
+    path = write(tmp_path, "x.csv", text)
+
+    refused = run(database, path)
+    assert refused.failed == 2 and not refused.applied
+    assert {tuple(f.errors) for f in refused.failures} == {("$id",), ("email",)}
+
+    report = run(database, path, overwrite=True)
+    assert (report.updated, report.created, report.failed) == (2, 1, 0)
+    names = {r["email"].lower(): (r["name"], r["city"]) for r in all_customers(database)}
+    assert names == {"a@x.io": ("A2", "Penang"), "b@x.io": ("B2", None), "c@x.io": ("C", None)}
+    with database.read() as conn:
+        reasons = conn.execute(
+            select(audit_logs.c.action, audit_logs.c.reason).where(
+                audit_logs.c.reason == f"import {report.import_id}"
+            )
+        ).all()
+    actions = sorted(r.action for r in reasons)
+    assert actions.count("customer.updated") == 2 and actions.count("customer.created") == 1
+    assert "import.completed" in actions
+
+
+def test_rows_repeating_an_email_in_one_file(database: Database, tmp_path: Path) -> None:
+    text = "name,email\nFirst,dup@x.io\nSecond,DUP@x.io\n"
+    refused = run(database, write(tmp_path, "x.csv", text))
+    assert refused.failures[0].row == 2
+    report = run(database, write(tmp_path, "y.csv", text), overwrite=True)
+    assert (report.created, report.updated) == (1, 1)
+    assert [r["name"] for r in all_customers(database)] == ["Second"]
+
+
+def test_staff_import_invites_users_or_links_existing_accounts(
+    database: Database, tmp_path: Path
+) -> None:
+    account = make_user(database, email="has.account@x.io")
+    taken = make_customer(database, email="other@x.io")
+    text = f"name,email,userId\nLinked,HAS.account@x.io,\nNew,new@x.io,\nNamed,,{taken['userId']}\n"
+    report = run(database, write(tmp_path, "x.csv", text), skip_errors=True)
+    assert (report.created, report.failed) == (2, 1)
+    assert report.failures[0].errors == {"userId": "This user already has a customer record"}
+    rows = {r["name"]: r for r in all_customers(database)}
+    assert rows["Linked"]["userId"] == account["id"]
+    with database.read() as conn:
+        invited = user_service.get_user(conn, rows["New"]["userId"])
+    assert (invited["status"], invited["email"], invited["name"]) == ("invited", "new@x.io", "New")
+
+
+def test_assignee_must_be_active_staff(database: Database, tmp_path: Path) -> None:
+    user = make_user(database)
+    report = run(database, write(tmp_path, "x.csv", f"name,assignedTo\nA,{user['id']}\n"))
+    assert report.failures[0].errors == {"assignedTo": "must be an active staff user (super_admin)"}
+
+
+# --- owners --------------------------------------------------------------------------------------
+
+
+def test_owner_restores_their_own_export(database: Database, tmp_path: Path) -> None:
+    owner = make_user(database)
+    record = make_customer(database, owner=owner, name="Me", city="Ipoh")
+    with database.transaction() as conn:  # staff set a staff-only field on it
+        customer_service.update_customer(conn, SYSTEM, record["id"], {"status": "lead"})
+    me = as_principal(owner)
+    plan = exports.plan_export(me, [], fmt="csv")
+    path = write(tmp_path, "me.csv", b"".join(exports.stream_export(database, me, plan)))
+    text = path.read_text(encoding="utf-8-sig").replace("Ipoh", "Penang")
+    report = run(database, write(tmp_path, "me2.csv", text), me, overwrite=True)
+    assert (report.updated, report.failed) == (1, 0), report.failures
+    assert all_customers(database)[0]["city"] == "Penang"
+
+
+def test_owner_may_not_set_staff_fields_or_other_owners(database: Database, tmp_path: Path) -> None:
+    owner, other = make_user(database), make_user(database)
+    me = as_principal(owner)
+    report = run(database, write(tmp_path, "a.csv", "name,status\nMe,lead\n"), me)
+    assert report.failures[0].errors == {"status": "only staff may set this field"}
+    report = run(database, write(tmp_path, "b.csv", f"name,userId\nMe,{other['id']}\n"), me)
+    assert report.failures[0].errors == {"userId": "must be your own user id"}
+    with pytest.raises(ValidationFailed):
+        run(database, write(tmp_path, "c.csv", "name\nOne\nTwo\n"), me)
+    report = run(database, write(tmp_path, "d.csv", "name,status\nMe,active\n"), me)
+    assert report.created == 1
+    assert all_customers(database)[0]["userId"] == owner["id"]
+
+
+# --- XLSX safety ---------------------------------------------------------------------------------
+
+
+def _xlsx(tmp_path: Path, sheet_xml: str, *, extra: dict[str, bytes] | None = None) -> Path:
+    path = tmp_path / "book.xlsx"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            "xl/workbook.xml",
+            '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+            'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+            '<sheets><sheet name="People" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        )
+        archive.writestr(
+            "xl/_rels/workbook.xml.rels",
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            '<Relationship Id="rId1" Target="worksheets/sheet1.xml"/></Relationships>',
+        )
+        archive.writestr("xl/worksheets/sheet1.xml", sheet_xml)
+        archive.writestr(
+            "xl/sharedStrings.xml",
+            "<sst><si><t>name</t></si><si><r><t>Ad</t></r><r><t>a</t></r></si></sst>",
+        )
+        for name, data in (extra or {}).items():
+            archive.writestr(name, data)
+    return path
+
+
+def test_xlsx_shared_strings_numbers_and_named_sheet(database: Database, tmp_path: Path) -> None:
+    sheet = (
+        '<worksheet><sheetData><row r="1"><c r="A1" t="s"><v>0</v></c>'
+        '<c r="C1" t="inlineStr"><is><t>phone</t></is></c></row>'
+        '<row r="2"><c r="A2" t="s"><v>1</v></c><c r="C2"><v>60123456789</v></c></row>'
+        "</sheetData></worksheet>"
+    )
+    path = _xlsx(tmp_path, sheet)
+    source = open_source(path, filename="book.xlsx", fmt=None, sheet="People")
+    assert run_import(database, SYSTEM, source, ImportOptions()).created == 1
+    assert all_customers(database)[0]["phone"] == "60123456789"
+    with pytest.raises(ValidationFailed) as caught:
+        run_import(database, SYSTEM, open_source(path, filename="b.xlsx", fmt=None, sheet="Nope"),
+                   ImportOptions())  # fmt: skip
+    assert "sheet" in caught.value.fields
+
+
+def test_xlsx_with_an_entity_declaration_is_refused(database: Database, tmp_path: Path) -> None:
+    sheet = '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><worksheet/>'
+    with pytest.raises(XlsxError):
+        run(database, _xlsx(tmp_path, sheet))
+
+
+def test_xlsx_zip_bomb_is_refused(database: Database, tmp_path: Path) -> None:
+    bomb = "<worksheet><sheetData>" + " " * 50_000_000 + "</sheetData></worksheet>"
+    with pytest.raises(XlsxError) as caught:
+        run(database, _xlsx(tmp_path, bomb))
+    assert "zip bomb" in caught.value.fields["file"]
+
+
+# --- jobs ----------------------------------------------------------------------------------------
+
+
+def test_small_imports_finish_inline_and_large_ones_run_as_jobs(
+    database: Database, tmp_path: Path, monkeypatch: Any
+) -> None:
+    staff = as_principal(make_staff(database))
+    small = jobs.submit_import(
+        database, staff, write(tmp_path, "a.csv", HEADER + "A,a@x.io,\n"),
+        filename="a.csv", options=ImportOptions(),
+    )  # fmt: skip
+    assert small.finished and small.job["status"] == "succeeded"
+    assert small.job["report"]["created"] == 1
+
+    monkeypatch.setattr(jobs, "JOB_THRESHOLD_ROWS", 2)
+    big = jobs.submit_import(
+        database, staff, write(tmp_path, "b.csv", HEADER + "B,,\nC,,\nD,,\n"),
+        filename="b.csv", options=ImportOptions(),
+    )  # fmt: skip
+    assert not big.finished and big.job["status"] in ("queued", "running", "succeeded")
+    deadline = time.monotonic() + 20
+    job = big.job
+    while job["status"] in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.05)
+        job = jobs.get_job(database, staff, big.job["$id"])
+    assert job["status"] == "succeeded" and job["report"]["created"] == 3
+    assert job["processedRows"] == job["totalRows"] == 3
+    other = as_principal(make_user(database))
+    with pytest.raises(Exception, match="not found"):
+        jobs.get_job(database, other, big.job["$id"])
+
+
+def test_a_failed_all_or_nothing_import_marks_its_job_failed(
+    database: Database, tmp_path: Path
+) -> None:
+    submitted = jobs.submit_import(
+        database, SYSTEM, write(tmp_path, "a.csv", HEADER + ",a@x.io,\n"),
+        filename="a.csv", options=ImportOptions(),
+    )  # fmt: skip
+    assert submitted.job["status"] == "failed"
+    assert submitted.job["error"]["code"] == "rows_failed"
+    assert submitted.job["report"]["failures"] == [{"row": 1, "errors": {"name": "is required"}}]
+
+
+def test_jobs_of_a_dead_process_are_failed_at_startup(database: Database) -> None:
+    now = utcnow()
+    with database.transaction() as conn:
+        for job_id, runner in (
+            ("dead", "nohost-gone:1"),
+            ("gone", f"{jobs._RUNNER.split(':')[0]}:999999999"),
+        ):
+            conn.execute(
+                import_jobs.insert(),
+                [{"id": job_id, "status": "running", "format": "csv",
+                  "options": orjson.dumps({"runner": runner}).decode(), "actorType": "system",
+                  "createdAt": now, "updatedAt": now}],
+            )  # fmt: skip
+    assert jobs.fail_interrupted_jobs(database) == 1
+    assert jobs.get_job(database, SYSTEM, "gone")["status"] == "failed"
+    assert jobs.get_job(database, SYSTEM, "dead")["status"] == "running"  # another host's
