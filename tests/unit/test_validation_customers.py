@@ -12,11 +12,11 @@ from clientbook.domain.customers import (
     CUSTOMER_ATTRIBUTES,
     ISO_4217_CODES,
     derive_customer_columns,
-    region_for_country,
     validate_customer,
 )
 from clientbook.domain.enums import CUSTOMER_SOURCES, CUSTOMER_STATUSES, CUSTOMER_TYPES
 from clientbook.domain.errors import ValidationFailed
+from clientbook.domain.phones import region_for_country
 
 OWNER = "6543a1b2c3d4e5f6a7b8"
 
