@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection
 
 from clientbook.db.engine import Database
 from clientbook.domain import enums
@@ -89,8 +88,3 @@ def run(database: Database) -> Run:
 
 def parse_params(query: str) -> list[tuple[str, str]]:
     return [tuple(part.split("=", 1)) for part in query.split("&") if part]  # type: ignore[misc]
-
-
-def read(database: Database, work: Callable[[Connection], Any]) -> Any:
-    with database.read() as conn:
-        return work(conn)

@@ -10,21 +10,11 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 
 from clientbook.db import tables
+from clientbook.domain.customers import derive_customer_columns
 from clientbook.domain.ids import new_id
-from clientbook.query.search import build_search_text
 
 BASE_TIME = datetime(2025, 1, 1, tzinfo=UTC)
 _counter = itertools.count()
-
-
-def phone_digits(phone: str | None) -> tuple[str, ...]:
-    """E.164 digits without `+` and national digits with the leading 0 (Malaysian numbers)."""
-    if not phone:
-        return ()
-    digits = "".join(ch for ch in phone if ch.isdigit())
-    if phone.strip().startswith("+") and digits.startswith("60"):
-        return (digits, "0" + digits[2:])
-    return (digits,)
 
 
 def user_row(*, role: str = "user", name: str | None = None) -> dict[str, Any]:
@@ -72,9 +62,8 @@ def customer_row(user_id: str, **fields: Any) -> dict[str, Any]:
     }
     row.update(fields)
     row.pop("tags", None)
-    row["searchText"] = build_search_text(
-        row["name"], row["email"], row["company"], phone_digits(row["phone"])
-    )
+    # The service's own derivation, so that the index holds exactly what production writes.
+    row["searchText"] = derive_customer_columns(row)["searchText"]
     return row
 
 

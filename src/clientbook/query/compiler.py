@@ -15,19 +15,20 @@ Search plans, by backend, when the list is ordered by relevance or `seq` (the co
   so rows stream from the index in creation order and reading stops after one page. The
   composable form `seq IN (SELECT rowid ...)` materialises every match first (13 ms for a common
   surname in 1M rows against 0.1 ms), so it is used only inside OR/NOT and under an explicit sort.
-* PostgreSQL: a GIN index cannot return rows in `seq` order, and the planner's estimates for
-  prefix queries are blind (any rare prefix is estimated at ~3,000 rows, so it picks a primary-key
-  scan that re-computes `to_tsvector` on every row: seconds for a typo). So the first
-  `PG_SEARCH_WINDOW` rows in `seq` order are scanned with the match as a filter (dense matches
-  fill the page there), and only past that window is the match forced through the GIN index
-  (a MATERIALIZED CTE), which is cheap exactly when matches are sparse.
+* PostgreSQL: a GIN index cannot return rows in `seq` order, every row it yields is re-checked
+  through `to_tsvector` (~8 µs each here), and the planner's estimates for prefix queries are
+  blind: any rare prefix is estimated at ~3,000 rows, so left alone it walks the primary key
+  computing `to_tsvector` for every row of the table (3 s for a typo in 1M rows). So rows are
+  read in windows in `seq` order with the match as a filter while matches are dense, and through
+  the GIN index (`seq = ANY(ARRAY(SELECT ...))`) once they are sparse — see `reading.py`.
+
+Under an explicit sort the match is evaluated first and the rows sorted (cost grows with the
+number of matches); on SQLite, with 20,000 matches or more, the sort's index is walked instead.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -37,11 +38,13 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    any_,
     case,
     false,
     func,
     literal,
     select,
+    true,
 )
 
 from clientbook.domain.errors import BadQuery
@@ -60,6 +63,7 @@ from clientbook.query.model import (
 )
 from clientbook.query.ordering import Key, Ordering, ordering_for
 from clientbook.query.predicates import check_query, compile_filter
+from clientbook.query.reading import ListPlan, Page, SegmentPlan, read_segments
 from clientbook.query.search import (
     FTS_TABLE,
     SearchTerms,
@@ -74,50 +78,9 @@ from clientbook.query.search import (
 )
 
 Scope = Filter | ColumnElement[bool] | None
-PG_SEARCH_WINDOW = 1000  # rows of the first window
-PG_WINDOW_MAX = 50_000
-# Below this share of matching rows a window scan costs more than the GIN index (both pay
-# `to_tsvector` per row: the scan on every row it passes, the index on every match).
-PG_DENSE_MATCHES = 0.005
 # Matches from which walking a sort's index beats sorting the matches (SQLite, measured on 1M
 # rows: q=tan, 157,000 matches, by name: 42 ms against 500 ms; 9,000 matches: 68 against 25).
 DENSE_SEARCH = 20_000
-
-
-@dataclass(frozen=True)
-class SegmentPlan:
-    """One ordered statement (no LIMIT/OFFSET yet) and the relevance tier of its rows."""
-
-    tier: int | None
-    statement: Select[Any]
-    # PostgreSQL search in `seq` order: the `seq` range of the segment and a builder of the
-    # statement with the match forced through the GIN index, given one more `seq` bound.
-    seq_bounds: tuple[ColumnElement[bool], ...] = ()
-    forced: Callable[[ColumnElement[bool]], Select[Any]] | None = None
-    seq_descending: bool = False
-    seq: ColumnElement[Any] | None = None
-
-
-@dataclass(frozen=True)
-class ListPlan:
-    ordering: Ordering  # the requested order
-    segments: tuple[SegmentPlan, ...]
-    count: Select[Any] | None
-    # A before cursor: the segments read the reversed order; the rows are turned back.
-    reverse: bool = False
-    # SQLite, a search under an explicit sort: counts matches up to DENSE_SEARCH, to choose
-    # between reading the sort's index (many matches) and sorting the matches (few).
-    probe: Select[Any] | None = None
-
-
-@dataclass
-class Page:
-    rows: list[dict[str, Any]]
-    total: int | None
-    next_cursor: str | None
-    # The page before this one (None on the first page).
-    prev_cursor: str | None = None
-    ordering: Ordering | None = field(default=None, repr=False)
 
 
 # --- building -------------------------------------------------------------------------------
@@ -239,12 +202,7 @@ class _Builder:
     def select(
         self, from_: FromClause, where: Sequence[ColumnElement[bool]], seq: ColumnElement[Any]
     ) -> Select[Any]:
-        return (
-            select(*self.resource.columns)
-            .select_from(from_)
-            .where(*where)
-            .order_by(*self.order_by(seq))
-        )
+        return self.resource.listing.select_from(from_).where(*where).order_by(*self.order_by(seq))
 
     # Segments.
 
@@ -292,9 +250,11 @@ class _Builder:
     def _pg_windowed(self, segment: Segment) -> SegmentPlan:
         seq = self.table.c.seq
         bounds = [self.bound(b, seq) for b in segment.bounds]
-        tier_where = self._pg_tier(segment)
-        common = [*tier_where, *self.filters, *bounds]
-        statement = self.select(self.table, [ts_match(self.table, self.tokens), *common], seq)
+        common = [*self._not_exact_name(segment), *self.filters, *bounds]
+        # `IS TRUE` keeps the match out of the planner's reach, so that a window is read by
+        # primary key range and filtered row by row, never through the whole GIN posting list.
+        scanned = ts_match(self.table, self.tokens).is_(true())
+        statement = self.select(self.table, [scanned, *common], seq)
 
         def forced(extra_bound: ColumnElement[bool]) -> Select[Any]:
             match = self._match_materialised(extra_bound)
@@ -303,9 +263,6 @@ class _Builder:
         seq_bounds = tuple(self.bound(b, seq) for b in segment.bounds if b.key.is_seq)
         descending = self.reading.keys[-1].descending
         return SegmentPlan(segment.tier, statement, seq_bounds, forced, descending, seq)
-
-    def _pg_tier(self, segment: Segment) -> list[ColumnElement[bool]]:
-        return self._not_exact_name(segment)
 
     def _exact_name(self) -> list[ColumnElement[bool]]:
         assert self.terms is not None
@@ -326,9 +283,11 @@ class _Builder:
             # read from that list, so it walks the sort's index and tests each row instead.
             seq = self.table.c.seq + 0 if self.dense else self.table.c.seq
             return seq.in_(fts_rowids(fts_all(self.tokens)))
-        inner = select(self.table.c.seq).where(ts_match(self.table, self.tokens), *bounds)
-        cte = inner.cte("search_match").prefix_with("MATERIALIZED")
-        return self.table.c.seq.in_(select(cte.c.seq))
+        # ARRAY(SELECT ...) is computed once, first (an InitPlan), through the GIN index; the
+        # rows are then read by primary key. (With `IN (SELECT ...)` the planner, misled by its
+        # estimates for prefix queries, merge-joins against a scan of the whole table.)
+        seqs = select(self.table.c.seq).where(ts_match(self.table, self.tokens), *bounds)
+        return self.table.c.seq == any_(func.array(seqs.correlate(None).scalar_subquery()))
 
     def probe(self) -> Select[Any] | None:
         if self.dialect != "sqlite" or not self.searching or self.streams or self.dense:
@@ -392,7 +351,7 @@ def run_list(
     plan = build_list(resource, query, scope=scope, dialect=conn.dialect.name)
     if plan.probe is not None and conn.execute(plan.probe).scalar_one() >= DENSE_SEARCH:
         plan = build_list(resource, query, scope=scope, dialect="sqlite", dense_search=True)
-    read = _read(conn, plan, query.offset, query.limit + 1)
+    read = read_segments(conn, plan, query.offset, query.limit + 1)
     more = len(read) > query.limit
     read = read[: query.limit]
     if plan.reverse:
@@ -413,67 +372,6 @@ def run_list(
         total = int(conn.execute(plan.count).scalar_one())
     rows = [row for row, _ in read]
     return Page(rows, total, next_cursor, prev_cursor, ordering)
-
-
-Read = list[tuple[dict[str, Any], int | None]]
-
-
-def _read(conn: Connection, plan: ListPlan, offset: int, need: int) -> Read:
-    """Read the segments in turn until `need` rows are in (after skipping `offset`)."""
-    rows: Read = []
-    for segment in plan.segments:
-        wanted = need - len(rows)
-        if wanted <= 0:
-            break
-        if segment.forced is not None and offset == 0:
-            found = _read_windowed(conn, segment, wanted)
-        else:
-            found = _fetch(conn, segment.statement, offset, wanted)
-            if not found and offset:
-                # This segment holds at most `offset` rows: skip them all and go on.
-                offset -= _count(conn, segment.statement)
-                continue
-            offset = 0
-        rows.extend((row, segment.tier) for row in found)
-    return rows
-
-
-def _read_windowed(conn: Connection, segment: SegmentPlan, wanted: int) -> list[dict[str, Any]]:
-    """PostgreSQL search in `seq` order: scan windows of rows in `seq` order with the match as a
-    filter while matches are dense enough to fill the page soon (each window sized from the
-    hit rate of the last); once they are sparse, read the rest through the GIN index."""
-    assert segment.forced is not None and segment.seq is not None
-    seq, descending = segment.seq, segment.seq_descending
-    order = seq.desc() if descending else seq.asc()
-    found: list[dict[str, Any]] = []
-    window = PG_SEARCH_WINDOW
-    past: list[ColumnElement[bool]] = []
-    while True:
-        edge_of = select(seq).where(*segment.seq_bounds, *past).order_by(order)
-        edge = conn.execute(edge_of.offset(window - 1).limit(1)).scalar()
-        inside = [] if edge is None else [seq >= edge if descending else seq <= edge]
-        got = _fetch(conn, segment.statement.where(*past, *inside), 0, wanted - len(found))
-        found += got
-        if len(found) >= wanted or edge is None:
-            return found
-        past = [seq < edge if descending else seq > edge]
-        rate, need = len(got) / window, wanted - len(found)
-        if rate < PG_DENSE_MATCHES:
-            return found + _fetch(conn, segment.forced(past[0]), 0, need)
-        window = min(PG_WINDOW_MAX, math.ceil(need / rate * 1.25))
-
-
-def _fetch(conn: Connection, statement: Select[Any], offset: int, limit: int) -> list[dict]:
-    if offset:
-        statement = statement.offset(offset)
-    result = conn.execute(statement.limit(limit))
-    keys = list(result.keys())
-    return [dict(zip(keys, row, strict=True)) for row in result]
-
-
-def _count(conn: Connection, statement: Select[Any]) -> int:
-    inner = statement.order_by(None).subquery()
-    return int(conn.execute(select(func.count()).select_from(inner)).scalar_one())
 
 
 def _token(ordering: Ordering, item: tuple[dict[str, Any], int | None], *, before: bool) -> str:

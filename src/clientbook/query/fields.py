@@ -20,7 +20,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Table, func
+from sqlalchemy import Column, ColumnElement, Select, Table, func, select
 
 from clientbook.db import tables
 from clientbook.domain import enums
@@ -224,6 +224,11 @@ class Resource:
         """The columns a list returns (raw names: `id`, `seq`, `createdAt`, ...)."""
         return tuple(c for c in self.table.c if c.name not in self.hidden)
 
+    @cached_property
+    def listing(self) -> Select[Any]:
+        """`SELECT <columns>`, built once: coercing the columns costs ~0.1 ms per statement."""
+        return select(*self.columns)
+
     @property
     def seq(self) -> ColumnElement[int]:
         return self.table.c.seq
@@ -238,9 +243,6 @@ class Resource:
         else:
             message = f"`{name}` is not a field of {self.name} that can be filtered or sorted"
         raise BadQuery(message, fields={param: message})
-
-    def field_names(self) -> Iterable[str]:
-        return self.fields.keys()
 
 
 def _system(table: Table, *, created: bool = True, indexed_created: bool = True) -> list[Field]:

@@ -11,7 +11,8 @@ Ranking ("best matches first, exact name match first") is by tiers, each in crea
 * tier 0 — the name is exactly the query (as typed, lower, upper or title case): `name IN (...)`
   on the `name` index;
 * tier 1 (SQLite) — the name starts with the query's first word (the name's words come first in
-  `searchText`, see `build_search_text`): FTS5's initial-token query `^"w1"*`. (Anchoring every
+  `searchText`, see `domain.customers.derive_customer_columns`): FTS5's initial-token query
+  `^"w1"*`. (Anchoring every
   word, `^"w1 w2"*`, costs a phrase check of every document of w1: 7 ms for `nur binti`,
   against 2 ms.)
 * tier 2 — every other match.
@@ -101,15 +102,6 @@ def parse_terms(text: str) -> SearchTerms:
     if digits:
         tokens.append("".join(digits))
     return SearchTerms(tokens=tuple(dict.fromkeys(tokens)), text=" ".join(text.split()))
-
-
-def build_search_text(
-    name: str, email: str | None, company: str | None, phone_digits: tuple[str, ...] = ()
-) -> str:
-    """The `searchText` of a customer: name words first (tier 1 relies on it), then email and
-    company words, then the phone's digit strings (E.164 without `+`, national with the 0)."""
-    parts = [*words(name), *words(email or ""), *words(company or ""), *phone_digits]
-    return " ".join(parts)
 
 
 def name_variants(terms: SearchTerms) -> tuple[str, ...]:

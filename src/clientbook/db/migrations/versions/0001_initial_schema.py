@@ -421,8 +421,12 @@ COMPOSITE_INDEXES = {
     "ix_customers_duplicateNameKey": ("duplicateNameKey",),
     "ix_customer_interactions_customer_occurred": ("customerId", "occurredAt"),
     "ix_customer_notes_customer_pinned": ("customerId", "isPinned", "createdAt"),
+    # `$updatedAt`, and the child attributes the Appwrite face may filter on by themselves.
+    "ix_customers_updatedAt": ("updatedAt",),
+    "ix_customer_interactions_occurredAt": ("occurredAt",),
+    "ix_customer_notes_isPinned": ("isPinned", "createdAt"),
 }
-NOT_NULL = {"status", "name", "customerType", "totalRevenue", "totalInvoices", "createdAt",
+NOT_NULL = {"status", "name", "customerType", "totalRevenue", "totalInvoices", "createdAt", "updatedAt",
             "customerId", "occurredAt", "isPinned"}  # fmt: skip
 
 
@@ -438,7 +442,11 @@ def _create_customer_indexes() -> None:
         op.execute(_index_sql(f"ix_customers_{column}", "customers", (column,)))
     for name, columns in COMPOSITE_INDEXES.items():
         op.execute(_index_sql(name, _table_of(name), columns))
-    op.execute('CREATE UNIQUE INDEX "ux_customers_email_lower" ON "customers" (lower("email"))')
+    # Sorting by email sorts by lower(email); on PostgreSQL the index must put nulls first too.
+    nulls_first = " NULLS FIRST" if op.get_bind().dialect.name == "postgresql" else ""
+    op.execute(
+        f'CREATE UNIQUE INDEX "ux_customers_email_lower" ON "customers" (lower("email"){nulls_first})'
+    )
     op.execute('CREATE UNIQUE INDEX "ux_users_email_lower" ON "users" (lower("email"))')
 
 
@@ -460,7 +468,7 @@ def _create_search_index() -> None:
     op.execute(
         "CREATE VIRTUAL TABLE customers_fts USING fts5("
         "\"searchText\", content='customers', content_rowid='seq', "
-        "tokenize='unicode61 remove_diacritics 2', prefix='1 2 3')"
+        "tokenize='unicode61 remove_diacritics 2', prefix='1 2 3 4 5')"
     )
     op.execute(
         "CREATE TRIGGER customers_fts_insert AFTER INSERT ON customers BEGIN "

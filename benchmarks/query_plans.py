@@ -2,7 +2,9 @@
 
 Not a test (pytest does not collect it): run it against a large database, e.g.
 
-    .venv/bin/python -m tests.query.bench_queries sqlite:////tmp/bench/big.sqlite3
+    .venv/bin/python benchmarks/query_plans.py sqlite:////path/to/clientbook.sqlite3
+
+(a database made by `clientbook demo --customers 1000000`).
 
 It prints the median and 90th percentile of `run_list` (parse, compile, execute, rows to dicts)
 for each pattern, over several runs with varying values.

@@ -1,0 +1,126 @@
+"""Plans of one page, and reading them: segment after segment until the page is full.
+
+A plan's segments are disjoint and ordered (keyset ranges, relevance tiers), so a page is the
+first rows of the first segments; a segment is only read when the ones before it ran out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Select, func, select
+
+from clientbook.query.ordering import Ordering
+
+PG_SEARCH_WINDOW = 500  # rows of the first window
+PG_WINDOW_MAX = 50_000
+# Below this share of matching rows a window scan costs more than the GIN index (both pay
+# `to_tsvector` per row: the scan on every row it passes, the index on every match).
+PG_DENSE_MATCHES = 0.005
+
+
+@dataclass(frozen=True)
+class SegmentPlan:
+    """One ordered statement (no LIMIT/OFFSET yet) and the relevance tier of its rows."""
+
+    tier: int | None
+    statement: Select[Any]
+    # PostgreSQL search in `seq` order: the `seq` range of the segment and a builder of the
+    # statement with the match forced through the GIN index, given one more `seq` bound.
+    seq_bounds: tuple[ColumnElement[bool], ...] = ()
+    forced: Callable[[ColumnElement[bool]], Select[Any]] | None = None
+    seq_descending: bool = False
+    seq: ColumnElement[Any] | None = None
+
+
+@dataclass(frozen=True)
+class ListPlan:
+    """The statements of one page, and of its total."""
+
+    ordering: Ordering  # the requested order
+    segments: tuple[SegmentPlan, ...]
+    count: Select[Any] | None
+    # A before cursor: the segments read the reversed order; the rows are turned back.
+    reverse: bool = False
+    # SQLite, a search under an explicit sort: counts matches up to DENSE_SEARCH, to choose
+    # between reading the sort's index (many matches) and sorting the matches (few).
+    probe: Select[Any] | None = None
+
+
+@dataclass
+class Page:
+    """One page: rows as dicts of raw column names, the total when asked, and the cursors of
+    the next and previous pages (None at either end)."""
+
+    rows: list[dict[str, Any]]
+    total: int | None
+    next_cursor: str | None
+    prev_cursor: str | None = None
+    ordering: Ordering | None = field(default=None, repr=False)
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+Read = list[tuple[dict[str, Any], int | None]]
+
+
+def read_segments(conn: Connection, plan: ListPlan, offset: int, need: int) -> Read:
+    """Read the segments in turn until `need` rows are in (after skipping `offset`)."""
+    rows: Read = []
+    for segment in plan.segments:
+        wanted = need - len(rows)
+        if wanted <= 0:
+            break
+        if segment.forced is not None and offset == 0:
+            found = _read_windowed(conn, segment, wanted)
+        else:
+            found = _fetch(conn, segment.statement, offset, wanted)
+            if not found and offset:
+                # This segment holds at most `offset` rows: skip them all and go on.
+                offset -= _count(conn, segment.statement)
+                continue
+            offset = 0
+        rows.extend((row, segment.tier) for row in found)
+    return rows
+
+
+def _read_windowed(conn: Connection, segment: SegmentPlan, wanted: int) -> list[dict[str, Any]]:
+    """PostgreSQL search in `seq` order: scan windows of rows in `seq` order with the match as a
+    filter while matches are dense enough to fill the page soon (each window sized from the
+    hit rate of the last); once they are sparse, read the rest through the GIN index."""
+    assert segment.forced is not None and segment.seq is not None
+    seq, descending = segment.seq, segment.seq_descending
+    order = seq.desc() if descending else seq.asc()
+    found: list[dict[str, Any]] = []
+    window = PG_SEARCH_WINDOW
+    past: list[ColumnElement[bool]] = []
+    while True:
+        edge_of = select(seq).where(*segment.seq_bounds, *past).order_by(order)
+        edge = conn.execute(edge_of.offset(window - 1).limit(1)).scalar()
+        inside = [] if edge is None else [seq >= edge if descending else seq <= edge]
+        got = _fetch(conn, segment.statement.where(*past, *inside), 0, wanted - len(found))
+        found += got
+        if len(found) >= wanted or edge is None:
+            return found
+        past = [seq < edge if descending else seq > edge]
+        rate, need = len(got) / window, wanted - len(found)
+        if rate < PG_DENSE_MATCHES:
+            return found + _fetch(conn, segment.forced(past[0]), 0, need)
+        window = min(PG_WINDOW_MAX, math.ceil(need / rate * 1.25))
+
+
+def _fetch(conn: Connection, statement: Select[Any], offset: int, limit: int) -> list[dict]:
+    if offset:
+        statement = statement.offset(offset)
+    result = conn.execute(statement.limit(limit))
+    keys = list(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result]
+
+
+def _count(conn: Connection, statement: Select[Any]) -> int:
+    inner = statement.order_by(None).subquery()
+    return int(conn.execute(select(func.count()).select_from(inner)).scalar_one())
