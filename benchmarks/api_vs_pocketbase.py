@@ -57,6 +57,7 @@ ADMIN_EMAIL = "bench-admin@example.com"
 ADMIN_PASSWORD = "bench-admin-password"
 FRESH_EMAIL_PREFIX = "bench-new-"
 MB = 1024 * 1024
+BUSY_LOAD = 1.0  # load average above which the script warns that the cores are shared
 
 # Targets (issue "REST API", item 8).
 BEAT_POCKETBASE = ("a", "c", "d", "e", "f")
@@ -80,6 +81,7 @@ class Config:
     threads: int
     timeout: float
     seed: int
+    prepare_only: bool
 
     @property
     def clientbook_db(self) -> Path:
@@ -114,6 +116,11 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
         "--timeout", type=float, help="wrk's request timeout in s (default: max(10, duration))"
     )
     parser.add_argument("--seed", type=int, default=8, help="random seed for the request mix")
+    parser.add_argument(
+        "--prepare-only",
+        action="store_true",
+        help="generate and load the data (and make the users), measure nothing",
+    )
     args = parser.parse_args(argv)
     workloads = tuple(w.strip() for w in args.workloads.split(",") if w.strip())
     unknown = [w for w in workloads if w not in WORKLOADS]
@@ -134,6 +141,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
         threads=args.threads,
         timeout=args.timeout or max(10.0, args.duration),
         seed=args.seed,
+        prepare_only=args.prepare_only,
     )
 
 
@@ -613,6 +621,7 @@ class Outcome:
     distinct_requests: int
     load: LoadResult | None
     peak_rss_mb: float
+    load_average: float  # the machine's, as the workload started: other work skews figures
     error: str = ""
 
 
@@ -651,6 +660,7 @@ def run_workload(
     waited = server.wait_idle()
     if waited > 2:
         print(f" (waited {waited:.0f} s for the server to go idle)", end="", flush=True)
+    machine_load = os.getloadavg()[0]
     with MemorySampler(server.pid) as memory:
         load = run_wrk(
             target.base_url,
@@ -667,10 +677,12 @@ def run_workload(
         f" {load.requests_per_second:,.1f} req/s, p50 {load.p50_ms:.1f} ms, "
         f"p99 {load.p99_ms:.1f} ms, non-2xx {load.non_2xx}, "
         f"errors {load.socket_errors + load.timeouts}, RSS {memory.peak / MB:.0f} MB "
-        f"(one more request: {status})",
+        f"(one more request: {status}; load average before {machine_load:.1f})",
         flush=True,
     )
-    outcome = Outcome(target.name, key, status, body, len(load_requests), load, memory.peak / MB)
+    outcome = Outcome(
+        target.name, key, status, body, len(load_requests), load, memory.peak / MB, machine_load
+    )
     if workload.once and load.requests > len(load_requests):
         outcome.error = f"ran out of distinct requests ({len(load_requests):,})"
     return outcome
@@ -773,6 +785,7 @@ def _figures(outcome: Outcome | None) -> list[str]:
     load = outcome.load
     done = load.requests > 0
     return [
+        "none" if not done else
         f"{load.requests_per_second:,.1f}" if load.requests_per_second < 100 else
         f"{load.requests_per_second:,.0f}",
         f"{load.p50_ms:,.1f}" if done else "—",
@@ -866,12 +879,12 @@ def print_targets(outcomes: list[Outcome]) -> None:
         print(f"  [{mark}] {name}: {detail}")
 
 
-def save_results(config: Config, outcomes: list[Outcome], versions: dict[str, str]) -> Path:
+def save_results(config: Config, outcomes: list[Outcome], machine: dict[str, Any]) -> Path:
     results = config.workdir / "results" / f"{time.strftime('%Y%m%d-%H%M%S')}.json"
     results.parent.mkdir(parents=True, exist_ok=True)
     body = {
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
-        "versions": versions,
+        **machine,
         "outcomes": [asdict(o) for o in outcomes],
         "targets": check_targets(outcomes),
     }
@@ -896,6 +909,15 @@ def terminate_on_sigterm() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def warn_if_busy(what: str) -> float:
+    """The machine's load average; the figures mean little when other work shares the cores."""
+    load = os.getloadavg()[0]
+    if load > BUSY_LOAD:
+        print(f"  warning: load average {load:.1f} before {what}: other processes share the "
+              "cores, figures will be low")  # fmt: skip
+    return load
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     config = parse_args(argv)
     find_wrk()
@@ -904,27 +926,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     rng = random.Random(config.seed)
     outcomes: list[Outcome] = []
     versions = {"sqlite": sqlite3.sqlite_version}
+    loads: dict[str, float] = {}
     with terminate_on_sigterm():
         step(f"clientbook database ({config.customers:,} customers) in {config.workdir}")
         ensure_clientbook_database(config, state)
         owners = ensure_owners(config, state, rng)
         dataset = sample_dataset(config, state, owners, rng)
+        if "clientbook" in config.servers and "g" in config.workloads:
+            dataset.fresh_users = ensure_fresh_users(config, config.create_count + 1)
         pb_binary = None
         if "pocketbase" in config.servers:
             step("PocketBase")
             pb_binary = ensure_pocketbase(config, state)
             versions["pocketbase"] = pocketbase.version(pb_binary)
+        if config.prepare_only:
+            print("\n  prepared; run again without --prepare-only to measure")
+            return 0
         if "clientbook" in config.servers:
             step("clientbook")
-            if "g" in config.workloads:
-                dataset.fresh_users = ensure_fresh_users(config, config.create_count + 1)
+            loads["clientbook"] = warn_if_busy("clientbook")
             outcomes += bench_clientbook(config, state, dataset)
         if pb_binary is not None:
             step("PocketBase")
+            loads["pocketbase"] = warn_if_busy("PocketBase")
             outcomes += bench_pocketbase(config, pb_binary, dataset)
     print_table(outcomes, config)
     print_targets(outcomes)
-    print(f"\n  figures saved in {save_results(config, outcomes, versions)}")
+    saved = save_results(config, outcomes, {"versions": versions, "load_average_before": loads})
+    print(f"\n  figures saved in {saved}")
     return 0
 
 

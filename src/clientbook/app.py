@@ -17,6 +17,7 @@ from clientbook.api.notes import router as notes_router
 from clientbook.api.schemas import document_error_responses
 from clientbook.api.timeline import router as timeline_router
 from clientbook.api.users import router as users_router
+from clientbook.appwrite.router import router as appwrite_router
 from clientbook.config import Settings
 from clientbook.services.import_jobs import fail_interrupted_jobs
 from clientbook.services.runtime import Database, open_database
@@ -56,4 +57,5 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(audit_logs_router)
     app.include_router(users_router)
     app.include_router(me_router)
+    app.include_router(appwrite_router)
     return app

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from clientbook.access import SYSTEM
 from clientbook.db.engine import Database
@@ -198,3 +199,32 @@ def test_write_batch_refuses_to_run_outside_a_transaction(database: Database) ->
     batch = bulk.prepare_batch(bulk.BulkRows(), database.dialect)
     with database.writer.connect() as conn, pytest.raises(RuntimeError):
         bulk.write_batch(conn, batch)
+
+
+def test_a_caught_error_inside_the_writer_still_restores_index_and_trigger(
+    sqlite_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bulk, "FTS_REPLAY_MIN_ROWS", 1)
+    before = _trigger_sql(sqlite_database)
+    [first] = _bulk_customer(sqlite_database, {"name": "Existing Customer"})
+    with sqlite_database.transaction() as conn:
+        try:
+            with bulk.BulkWriter(conn, expected_customers=10) as writer:
+                rows = bulk.BulkRows()
+                user_id = new_id()
+                account = validate_user({"email": "late@example.com", "status": "invited"})
+                rows.users.append(
+                    bulk.build_user_row(account, user_id=user_id, created_at=utcnow())
+                )
+                values = validate_customer({"name": "Written Before Error", "userId": user_id})
+                row = bulk.build_customer_row(
+                    values, record_id=new_id(), created_at=utcnow(), created_by=None
+                )
+                rows.customers.append(row)
+                writer.write(bulk.prepare_batch(rows, "sqlite"))
+                duplicate = bulk.BulkRows(customers=[{**row, "id": first}])
+                writer.write(bulk.prepare_batch(duplicate, "sqlite"))  # unique id violated
+        except IntegrityError:
+            pass  # the caller decides to keep what was written and commit
+    assert _trigger_sql(sqlite_database) == before
+    assert _search(sqlite_database, "written") == 1

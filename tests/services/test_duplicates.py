@@ -67,6 +67,34 @@ def test_cursor_walks_every_group_once(world: Database) -> None:
     assert len(set(seen)) == 3
 
 
+@pytest.mark.parametrize("budget", [1, 2, 3, 5])
+def test_a_small_scan_budget_gives_short_pages_but_every_group_once(
+    world: Database, monkeypatch: Any, budget: int
+) -> None:
+    everything = [(reason, key, 2) for reason, key, _ in summary(find(world))]
+    monkeypatch.setattr(duplicates, "SCAN_BUDGET", budget)
+    seen, cursor, pages = [], None, 0
+    while pages < 50:
+        page = find(world, limit=2, cursor=cursor)
+        pages += 1
+        seen += [(g["reason"], g["key"], g["count"]) for g in page["groups"]]
+        cursor = page["cursor"]
+        if cursor is None:
+            break
+    assert seen == everything
+    assert pages >= 2
+
+
+def test_a_group_larger_than_the_budget_is_counted_whole(
+    database: Database, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(duplicates, "SCAN_BUDGET", 2)
+    for n in range(5):
+        make_customer(database, name=f"Same {n}", phone="03-1234 5678")
+    page = find(database, reason="phone")
+    assert [g["count"] for g in page["groups"]] == [5]
+
+
 def test_reason_limits_the_groups(world: Database) -> None:
     assert [g["reason"] for g in find(world, reason="phone")["groups"]] == ["phone"]
     page = find(world, reason="email", limit="1")

@@ -7,8 +7,8 @@
 Thin routes over services.bulk_actions, services.stats and services.duplicates, which check
 that the caller is staff. This router is included before the customers router, whose
 `/api/customers/{customer_id}` would otherwise take `stats` and `duplicates` for ids. Every
-route runs in the thread pool: statistics and bulk writes take tens of milliseconds, which must
-not stall the event loop (PERFORMANCE.md).
+route runs in the thread pool: on a million records statistics take a few hundred milliseconds
+and a bulk write up to seconds, which must not stall the event loop (PERFORMANCE.md).
 """
 
 from __future__ import annotations
@@ -213,7 +213,12 @@ DUPLICATES_SCHEMA: dict[str, Any] = {
                 },
             },
         },
-        "cursor": {**_TEXT_OR_NULL, "description": "pass as `cursor` for the next page"},
+        "cursor": {
+            **_TEXT_OR_NULL,
+            "description": "pass as `cursor` for the next page; null when there is none. A page "
+            "reads a bounded part of the indexes, so it may hold fewer groups than `limit` (even "
+            "none) and still have a cursor",
+        },
     },
 }
 

@@ -21,6 +21,9 @@ from clientbook.db.tables import customers
 from clientbook.domain.errors import Forbidden, NotFound, ValidationFailed
 from clientbook.domain.ids import is_valid_id, new_id
 from clientbook.domain.timestamps import utcnow
+from clientbook.query.compiler import Page, run_list
+from clientbook.query.fields import Resource
+from clientbook.query.model import ListQuery
 from clientbook.services import audit
 from clientbook.services import customers as customer_service
 from clientbook.services.records import present, unique_conflicts
@@ -70,6 +73,19 @@ def get_item(conn: Connection, kind: ItemKind, principal: Principal | None, item
     if row is None:
         raise NotFound(f"{kind.label} not found")
     return dict(row._mapping)
+
+
+def list_items(
+    conn: Connection,
+    kind: ItemKind,
+    principal: Principal | None,
+    resource: Resource,
+    query: ListQuery,
+) -> Page:
+    """A page of the items this principal may read, across customers (the Appwrite face's
+    lists: the customer is a filter there, not a path). `resource` is `kind`'s query fields."""
+    principal = require_authenticated(principal)
+    return run_list(conn, resource, query, scope=visible_clause(kind, principal))
 
 
 def _assert_can_change(kind: ItemKind, principal: Principal, item: Item) -> None:

@@ -25,10 +25,15 @@ from clientbook.access import (
 )
 from clientbook.db.tables import customer_tags, customers, users
 from clientbook.domain import tags as tag_rules
-from clientbook.domain.customers import derive_customer_columns, validate_customer
+from clientbook.domain.customers import (
+    CUSTOMER_ATTRIBUTES,
+    derive_customer_columns,
+    validate_customer,
+)
 from clientbook.domain.errors import (
     BadQuery,
     Conflict,
+    Forbidden,
     NotFound,
     PreconditionFailed,
     ValidationFailed,
@@ -182,12 +187,21 @@ def _prefill_from_account(conn: Connection, owner_id: str, data: dict[str, Any])
 
 
 def create_customer(
-    conn: Connection, principal: Principal | None, data: Mapping[str, Any]
+    conn: Connection,
+    principal: Principal | None,
+    data: Mapping[str, Any],
+    *,
+    tolerate_unchanged: bool = False,
 ) -> Customer:
-    """The seed's createCustomer: one record per user, valid unique email, defaults, audit."""
+    """The seed's createCustomer: one record per user, valid unique email, defaults, audit.
+
+    `tolerate_unchanged`: the Appwrite face's seed tolerance (see `tolerate_unchanged`)."""
     principal = require_authenticated(principal)
     data = dict(data)
     record_id = data.pop("$id", None)
+    actor_id = principal.user_id
+    if tolerate_unchanged:
+        data, actor_id = _tolerate_unchanged(conn, principal, data, current=None)
     assert_can_set_customer_fields(principal, data, creating=True)
     if "userId" not in data and not principal.is_staff:
         data["userId"] = principal.id
@@ -220,7 +234,7 @@ def create_customer(
         "createdAt": now,
         "updatedAt": now,
         "version": 1,
-        "createdBy": principal.user_id,
+        "createdBy": actor_id,
         "updatedBy": None,
         **derive_customer_columns(values, default_region=settings.default_region),
     }
@@ -256,8 +270,11 @@ def _apply_changes(
     *,
     action: str,
     reason: str | None = None,
+    updated_by: str | None = None,
 ) -> Customer:
-    """Write the fields that really differ, bump the version, audit once; no-op if none."""
+    """Write the fields that really differ, bump the version, audit once; no-op if none.
+
+    `updatedBy` is the acting user, or `updated_by` when given (an API key's human actor)."""
     changed = {k: v for k, v in changes.items() if current.get(k) != v}
     if not changed:
         return current
@@ -272,7 +289,7 @@ def _apply_changes(
                 **changed,
                 **derived,
                 updatedAt=utcnow(),
-                updatedBy=principal.user_id,
+                updatedBy=updated_by if updated_by is not None else principal.user_id,
                 version=current["version"] + 1,
             )
         )
@@ -305,10 +322,16 @@ def update_customer(
     data: Mapping[str, Any],
     *,
     expected_version: int | None = None,
+    tolerate_unchanged: bool = False,
 ) -> Customer:
-    """Partial update (PATCH): only the keys sent; `updatedBy` set; one audit row."""
+    """Partial update (PATCH): only the keys sent; `updatedBy` set; one audit row.
+
+    `tolerate_unchanged`: the Appwrite face's seed tolerance (see `tolerate_unchanged`)."""
     principal = require_authenticated(principal)
     current = _load_for_write(conn, principal, customer_id, expected_version)
+    actor_id = principal.user_id
+    if tolerate_unchanged:
+        data, actor_id = _tolerate_unchanged(conn, principal, data, current=current)
     assert_can_set_customer_fields(principal, data, creating=False)
     settings = settings_of(conn)
     values = validate_customer(data, current=current, default_region=settings.default_region)
@@ -320,8 +343,79 @@ def update_customer(
     if "status" in changed and changed.get("metadata"):
         reason = orjson.loads(changed["metadata"]).get("statusChangeReason")
     return _apply_changes(
-        conn, principal, current, changed, action=_action_for(changed), reason=reason
+        conn,
+        principal,
+        current,
+        changed,
+        action=_action_for(changed),
+        reason=reason,
+        updated_by=actor_id,
     )
+
+
+# --- the Appwrite face's seed tolerance (appwrite-compat §3) ------------------------------------
+#
+# The seed's createCustomer sends `status`, `totalRevenue: 0`, `totalInvoices: 0` and
+# `createdBy: userId` as a plain user. With `tolerate_unchanged=True` a field this principal may
+# not set is accepted (and dropped) when its value is what clientbook would store anyway: the
+# default on create, the current value on update, the caller's own id for the field that records
+# the caller (`createdBy` on create, `updatedBy` on update). Any other value still gets Forbidden
+# naming the field. An API key has no acting user, so it may name the human actor in that field
+# instead (an existing user; the audit actor stays the key).
+
+
+def _tolerate_unchanged(
+    conn: Connection, principal: Principal, data: Mapping[str, Any], *, current: Customer | None
+) -> tuple[dict[str, Any], str | None]:
+    """`data` without the tolerated fields, and the user to record as createdBy/updatedBy."""
+    creating = current is None
+    kept = dict(data)
+    actor_id = principal.user_id
+    # The field that records the caller: createdBy on create, updatedBy on update.
+    named_actor = "createdBy" if creating else "updatedBy"
+    for name, raw in data.items():
+        try:
+            # The one rule of who may set what, asked field by field.
+            assert_can_set_customer_fields(principal, [name], creating=creating)
+            continue
+        except Forbidden:
+            pass
+        value = _cleaned_value(name, raw, current)
+        if principal.kind == "api_key" and name == named_actor and isinstance(value, str):
+            _check_actor_exists(conn, name, value)
+            actor_id = value
+            del kept[name]
+        elif value is not _INVALID and (
+            (name == named_actor and value is not None and value == principal.user_id)
+            or _stored_anyway(name, value, current)
+        ):
+            del kept[name]
+    return kept, actor_id
+
+
+_INVALID = object()
+
+
+def _cleaned_value(name: str, raw: Any, current: Customer | None) -> Any:
+    """`raw` as validation would store it, or _INVALID (then it is not tolerated)."""
+    try:
+        return validate_customer({name: raw}, current=current or {}).get(name)
+    except ValidationFailed:
+        return _INVALID
+
+
+def _stored_anyway(name: str, value: Any, current: Customer | None) -> bool:
+    """The current value on update, the default on create."""
+    if current is not None:
+        return bool(current.get(name) == value)
+    spec = CUSTOMER_ATTRIBUTES.get(name)
+    default = spec.make_default() if spec is not None and spec.has_default else None
+    return bool(value == default)
+
+
+def _check_actor_exists(conn: Connection, name: str, user_id: str) -> None:
+    if conn.execute(select(users.c.id).where(users.c.id == user_id)).first() is None:
+        raise ValidationFailed({name: "no user has this id"})
 
 
 def clean_status_reason(reason: Any) -> str | None:

@@ -74,7 +74,7 @@ ACTIVITY_SHARE = 0.10  # customers with logged interactions and notes
 class Person:
     name: str
     given: str  # for the email address
-    family: str
+    family: str  # "" when the name is a given name alone
     malay: bool  # language leans to `ms`
 
 
@@ -109,7 +109,7 @@ def _malay(rng: Random) -> Person:
     father = _choice(rng, vocab.MALAY_FATHER)
     if rng.random() < 0.75:
         return Person(f"{given} {'bin' if male else 'binti'} {father}", given, father, True)
-    return Person(given, given, father, True)
+    return Person(given, given, "", True)
 
 
 def _chinese(rng: Random) -> Person:
@@ -166,6 +166,8 @@ def email_for(p: Person, index: int, domain: str, rng: Random) -> str:
     digit, so the trailing number alone tells two addresses apart)."""
     given, family = slug(p.given), slug(p.family)
     pattern = int(rng.random() * 4)
+    if not family:
+        return f"{given}{index + 1}@{domain}"
     local = (f"{given}.{family}", f"{given}{family}", f"{family}.{given}", f"{given[0]}{family}")
     return f"{local[pattern]}{index + 1}@{domain}"
 

@@ -102,13 +102,16 @@ def _vocabulary_counts(
     """Count per value of a vocabulary the database's CHECK constraint enforces (null too)."""
     if conn.dialect.name != "sqlite":
         return {item["value"]: item["count"] for item in _group_counts(conn, column)}
+    # "≥ each value", in index order (ASCII values: Python's order is SQLite's BINARY order).
+    # The CHECK constraint allows no other value, so "≥ the first" is every non-null row.
     ordered = sorted(values)
-    at_least = [_at_least(conn, column, value) for value in ordered] + [0]
+    present = _at_least(conn, column, None) if column.nullable else total
+    at_least = [present, *(_at_least(conn, column, value) for value in ordered[1:]), 0]
     counts: dict[str | None, int] = {
         value: at_least[i] - at_least[i + 1] for i, value in enumerate(ordered)
     }
     if column.nullable:
-        counts[None] = total - _at_least(conn, column, None)
+        counts[None] = total - present
     return counts
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from clientbook.access import Principal, require_staff
+from clientbook.access import Principal, require_authenticated, require_staff
 from clientbook.db.engine import Database
 from clientbook.db.tables import customers, users
 from clientbook.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -22,6 +22,7 @@ from clientbook.domain.timestamps import utcnow
 from clientbook.domain.users import validate_user
 from clientbook.query.compiler import Page, run_list
 from clientbook.query.fields import USERS
+from clientbook.query.model import ListQuery
 from clientbook.query.native import parse_list_query
 from clientbook.services import audit
 from clientbook.services.auth.sessions import revoke_user_sessions
@@ -190,6 +191,23 @@ def list_user_page(
     filters such as `role=super_admin`, `status=blocked`, `email=ada@example.com`."""
     require_staff(principal)
     return run_list(conn, USERS, parse_list_query(USERS, params))
+
+
+def read_visible_user(conn: Connection, principal: Principal | None, user_id: str) -> User:
+    """One account as a row any principal may ask for (the Appwrite face's read-only `users`
+    table): staff see every account, a user only their own (anyone else's is not found)."""
+    principal = require_authenticated(principal)
+    if not principal.is_staff and principal.user_id != user_id:
+        raise NotFound("User not found")
+    return get_user(conn, user_id)
+
+
+def list_visible_users(conn: Connection, principal: Principal | None, query: ListQuery) -> Page:
+    """A page of the accounts this principal may see: every one for staff, their own for a
+    user (what `GET /api/auth/me` shows them anyway)."""
+    principal = require_authenticated(principal)
+    scope = None if principal.is_staff else users.c.id == principal.user_id
+    return run_list(conn, USERS, query, scope=scope)
 
 
 def validate_new_account(data: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:

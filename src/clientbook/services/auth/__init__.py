@@ -11,9 +11,11 @@ from clientbook.services.auth.accounts import (
     SignedIn,
     anonymous,
     change_password,
+    create_account,
     describe,
     login,
     logout,
+    rename,
     signup,
 )
 from clientbook.services.auth.api_keys import (
@@ -37,7 +39,10 @@ from clientbook.services.auth.sessions import (
     NewSession,
     cookie_is_secure,
     create_session,
+    find_user_session,
     prune_expired_sessions,
+    revoke_user_session,
+    revoke_user_sessions,
 )
 from clientbook.services.auth.tokens import SAFE_METHODS, CsrfFailed, csrf_token_for, hash_token
 
@@ -56,10 +61,12 @@ __all__ = [
     "authenticate",
     "change_password",
     "cookie_is_secure",
+    "create_account",
     "create_api_key",
     "create_session",
     "csrf_token_for",
     "describe",
+    "find_user_session",
     "get_api_key",
     "hash_token",
     "list_api_keys",
@@ -68,7 +75,10 @@ __all__ = [
     "present_api_key",
     "prune_expired_sessions",
     "reads_without_waiting",
+    "rename",
     "revoke_api_key",
+    "revoke_user_session",
+    "revoke_user_sessions",
     "signup",
     "touch",
     "touch_due",

@@ -27,7 +27,7 @@ from clientbook.domain.errors import (
     Unauthenticated,
     ValidationFailed,
 )
-from clientbook.domain.ids import new_id
+from clientbook.domain.ids import is_valid_id, new_id
 from clientbook.domain.timestamps import utcnow
 from clientbook.domain.users import validate_email_address, validate_password, validate_user_name
 from clientbook.services import audit
@@ -117,16 +117,47 @@ def assert_email_free(conn: Connection, email: str) -> None:
         raise Conflict(message, fields={field: message})
 
 
+def register_account(
+    conn: Connection,
+    origin: Principal,
+    values: Mapping[str, str],
+    *,
+    password_hash: str,
+    user_id: str | None = None,
+) -> dict[str, Any]:
+    """Create a `user` account from validated sign-up values, without signing it in;
+    `user_id` is the id the client chose (Appwrite's Account.create), else a new one."""
+    user_id = user_id or new_id()
+    actor = _as_user(origin, user_id, "user")
+    data = {"email": values["email"], "name": values.get("name", ""), "role": "user"}
+    user = user_service.insert_user(conn, actor, data, password_hash=password_hash, user_id=user_id)
+    audit.record(conn, actor, "user.signup", entity_type="user", entity_id=user_id)
+    return user
+
+
 def register(
     conn: Connection, origin: Principal, values: Mapping[str, str], *, password_hash: str
 ) -> SignedIn:
     """Create a `user` account from validated sign-up values and sign it in."""
-    user_id = new_id()
-    actor = _as_user(origin, user_id, "user")
-    data = {"email": values["email"], "name": values.get("name", ""), "role": "user"}
-    user_service.insert_user(conn, actor, data, password_hash=password_hash, user_id=user_id)
-    audit.record(conn, actor, "user.signup", entity_type="user", entity_id=user_id)
-    return _open_session(conn, actor, user_id, utcnow())
+    user = register_account(conn, origin, values, password_hash=password_hash)
+    return _open_session(conn, _as_user(origin, user["id"], "user"), user["id"], utcnow())
+
+
+def create_account(
+    db: Database, origin: Principal, data: Mapping[str, Any], *, user_id: str | None = None
+) -> dict[str, Any]:
+    """Create a customer account (role `user`) without signing it in (Appwrite's
+    Account.create: the session is a separate step). A taken id or email is Conflict."""
+    values = validate_signup(data)
+    if user_id is not None and not is_valid_id(user_id):
+        raise ValidationFailed({"userId": "1-36 characters of a-z A-Z 0-9 . _ -"})
+    with db.read() as conn:
+        assert_email_free(conn, values["email"])
+    password_hash = hash_password(values["password"])
+    with db.transaction() as conn:
+        return register_account(
+            conn, anonymous(origin), values, password_hash=password_hash, user_id=user_id
+        )
 
 
 def signup(db: Database, origin: Principal, data: Mapping[str, Any]) -> SignedIn:
@@ -318,6 +349,28 @@ def change_password(
     new_hash = hash_password(new_password)
     with db.transaction() as conn:
         return replace_password(conn, principal, account, new_hash)
+
+
+def rename(conn: Connection, principal: Principal | None, name: Any) -> dict[str, Any]:
+    """A signed-in user changes their own display name; one audit row (none when unchanged)."""
+    if principal is None or principal.kind != "user" or principal.id is None:
+        raise Forbidden("Only a signed-in user can change their name")
+    clean = validate_user_name(name)
+    current = user_service.get_user(conn, principal.id)
+    if current["name"] == clean:
+        return current
+    conn.execute(
+        update(users).where(users.c.id == principal.id).values(name=clean, updatedAt=utcnow())
+    )
+    audit.record(
+        conn,
+        principal,
+        "user.updated",
+        entity_type="user",
+        entity_id=principal.id,
+        changes=audit.diff(current, {"name": clean}),
+    )
+    return user_service.get_user(conn, principal.id)
 
 
 def _new_password_errors(value: Any) -> dict[str, str]:

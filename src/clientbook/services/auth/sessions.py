@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select
 
@@ -124,9 +125,36 @@ def revoke_session(conn: Connection, session_id: str) -> None:
     conn.execute(delete(sessions).where(sessions.c.id == session_id))
 
 
-def revoke_user_sessions(conn: Connection, user_id: str) -> int:
-    """End every session of a user (password change, block); returns how many there were."""
-    return conn.execute(delete(sessions).where(sessions.c.userId == user_id)).rowcount
+def revoke_user_sessions(conn: Connection, user_id: str, *, keep: str | None = None) -> int:
+    """End every session of a user (password change, block), but `keep` if given (a sign-out
+    of every other device); returns how many ended."""
+    statement = delete(sessions).where(sessions.c.userId == user_id)
+    if keep is not None:
+        statement = statement.where(sessions.c.id != keep)
+    return conn.execute(statement).rowcount
+
+
+def find_user_session(
+    conn: Connection, user_id: str, session_id: str, *, now: datetime
+) -> dict[str, Any] | None:
+    """One live session of `user_id` by its id (never its token), or None."""
+    row = conn.execute(
+        select(
+            sessions.c.id, sessions.c.userId, sessions.c.createdAt, sessions.c.expiresAt,
+            sessions.c.lastUsedAt, sessions.c.ip, sessions.c.userAgent,
+        ).where(
+            sessions.c.id == session_id,
+            sessions.c.userId == user_id,
+            sessions.c.expiresAt > now,
+        )
+    ).first()  # fmt: skip
+    return None if row is None else dict(row._mapping)
+
+
+def revoke_user_session(conn: Connection, user_id: str, session_id: str) -> bool:
+    """End one session of `user_id` (one of their other devices); False when it is not theirs."""
+    statement = delete(sessions).where(sessions.c.id == session_id, sessions.c.userId == user_id)
+    return bool(conn.execute(statement).rowcount)
 
 
 def prune_user_sessions(conn: Connection, user_id: str, now: datetime) -> None:

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, Final
 
 import orjson
@@ -100,6 +101,7 @@ _DEFAULT_WHEN_EMPTY: Final = {
 _TEXT_KINDS: Final = frozenset({"string", "enum", "relation"})
 
 
+@lru_cache(maxsize=4096)
 def target_of(column: str) -> str | None:
     """The field a column fills (`$id`, an attribute, `tags`, a system column), or None."""
     return _TARGETS.get(fold(column))

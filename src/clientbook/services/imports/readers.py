@@ -78,6 +78,16 @@ class Source:
     headers: list[str] = field(default_factory=list)
 
     def rows(self) -> Iterator[tuple[int, Cells]]:
+        """The data rows; a file that cannot be decoded at all is a ValidationFailed on `file`
+        (a row that cannot is that row's error)."""
+        try:
+            yield from self._rows()
+        except UnicodeDecodeError:
+            raise ValidationFailed({"file": "is not UTF-8 text"}) from None
+        except csv.Error as exc:
+            raise ValidationFailed({"file": f"is not readable CSV ({exc})"}) from None
+
+    def _rows(self) -> Iterator[tuple[int, Cells]]:
         match self.format:
             case "csv":
                 return self._csv_rows()
