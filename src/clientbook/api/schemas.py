@@ -148,6 +148,6 @@ def document_error_responses(app: Any) -> None:
                     for status, response in ERROR_RESPONSES.items():
                         responses.setdefault(str(status), response)
             app.openapi_schema = document
-        return app.openapi_schema  # type: ignore[no-any-return]
+        return app.openapi_schema
 
     app.openapi = openapi

@@ -8,7 +8,7 @@ record. None of them commits.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -578,7 +578,7 @@ def parse_expand(value: str | None) -> tuple[str, ...]:
 
 def present_customers(
     conn: Connection,
-    rows: list[Mapping[str, Any]],
+    rows: Sequence[Mapping[str, Any]],
     *,
     expand: tuple[str, ...] = (),
     parse_json: bool = False,
