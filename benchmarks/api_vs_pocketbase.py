@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import hashlib
 import json
 import os
 import random
@@ -201,10 +202,27 @@ def remove_database(path: Path) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
+def schema_fingerprint() -> str:
+    """A digest of clientbook's migration scripts: it changes when the schema or indexes do."""
+    import clientbook
+
+    versions = Path(clientbook.__file__).parent / "db" / "migrations" / "versions"
+    digest = hashlib.sha256()
+    for script in sorted(versions.glob("*.py")):
+        digest.update(script.name.encode() + b"\0" + script.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def ensure_clientbook_database(config: Config, state: State) -> None:
     """Generate the demo database once per work directory."""
     if state.get("customers") == config.customers and config.clientbook_db.exists():
         print(f"  reusing {config.clientbook_db} ({config.customers:,} customers)")
+        if state.get("schema") != schema_fingerprint():
+            print(
+                "  warning: clientbook's migrations changed since this database was generated, "
+                f"so its schema and indexes may be out of date: delete {config.workdir} "
+                "to generate it again"
+            )
         return
     if state.data:
         raise SystemExit(
@@ -212,6 +230,7 @@ def ensure_clientbook_database(config: Config, state: State) -> None:
             "use another --workdir (or delete this one)"
         )
     remove_database(config.clientbook_db)
+    fingerprint = schema_fingerprint()  # before: the command reads the migrations as it starts
     command = [clientbook_command(), "demo", "--customers", str(config.customers)]
     print(f"  {' '.join(command)}  (CLIENTBOOK_DATABASE_URL=sqlite:///{config.clientbook_db})")
     started = time.monotonic()
@@ -222,6 +241,7 @@ def ensure_clientbook_database(config: Config, state: State) -> None:
     seconds = time.monotonic() - started
     print(f"  generated in {seconds:.0f} s")
     state.set("customers", config.customers)
+    state.set("schema", fingerprint)
     state.set("generation_seconds", round(seconds, 1))
     state.set("base_seq", max_seq(config.clientbook_db))
 
@@ -721,6 +741,7 @@ def bench_clientbook(config: Config, state: State, dataset: Dataset) -> list[Out
         ready_url=f"http://127.0.0.1:{port}/readyz",
         log_path=config.workdir / "logs" / "clientbook.log",
         env=clientbook_env(config, port),
+        ready_timeout=900,  # `serve` first applies pending migrations, which may build indexes
     )
     with server:
         base_url = f"http://127.0.0.1:{port}"

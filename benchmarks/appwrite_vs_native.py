@@ -26,6 +26,7 @@ import random
 import shutil
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import time
@@ -488,7 +489,7 @@ class Figures:
 
     @property
     def rate(self) -> float:
-        return sum(self.rates) / len(self.rates)
+        return statistics.median(self.rates)
 
 
 def login(base: str, owners: list[dict[str, str]]) -> list[str]:

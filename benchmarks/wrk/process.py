@@ -105,6 +105,7 @@ class ServerProcess:
         log_path: Path,
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
+        ready_timeout: float = 120,
     ) -> None:
         self.name = name
         self.command = list(command)
@@ -112,6 +113,7 @@ class ServerProcess:
         self.log_path = log_path
         self.env = dict(env) if env is not None else None
         self.cwd = cwd
+        self.ready_timeout = ready_timeout
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -120,7 +122,7 @@ class ServerProcess:
             raise RuntimeError(f"{self.name} is not running")
         return self.process.pid
 
-    def start(self, *, ready_timeout: float = 120) -> None:
+    def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             log.write(f"\n--- {time.strftime('%F %T')} {' '.join(self.command)}\n".encode())
@@ -135,7 +137,7 @@ class ServerProcess:
                 start_new_session=True,
             )
         try:
-            self._wait_ready(ready_timeout)
+            self._wait_ready(self.ready_timeout)
         except BaseException:
             self.stop()
             raise

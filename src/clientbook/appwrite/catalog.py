@@ -20,7 +20,7 @@ from clientbook.domain.errors import NotFound, ValidationFailed
 from clientbook.domain.ids import is_valid_id
 from clientbook.query import fields
 from clientbook.query.compiler import Page, find_cursor
-from clientbook.query.model import Condition, ListQuery, Op
+from clientbook.query.model import Condition, Cursor, ListQuery, Op
 from clientbook.services import customer_items
 from clientbook.services import customers as customer_service
 from clientbook.services import interactions as interaction_service
@@ -255,7 +255,7 @@ def _place(
     principal: Principal | None,
     query: ListQuery,
     cursor: CursorAt,
-) -> Any:
+) -> Cursor:
     try:
         # The service decides whether the row is visible: an unseen row is no cursor.
         collection.get(conn, principal, cursor.row_id)

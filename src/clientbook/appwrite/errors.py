@@ -117,11 +117,13 @@ def record_error(
 
 
 def _relationship_only(fields: Iterable[str], sent: Mapping[str, object]) -> bool:
+    """Every failing field is a relationship that was sent a well-formed id."""
     names = list(fields)
-    return bool(names) and all(
-        name in RELATION_FIELDS and isinstance(sent.get(name), str) and is_valid_id(sent[name])  # type: ignore[arg-type]
-        for name in names
-    )
+    return bool(names) and all(name in RELATION_FIELDS and _is_id(sent.get(name)) for name in names)
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, str) and is_valid_id(value)
 
 
 def account_error(exc: errors.DomainError) -> AppwriteError:
