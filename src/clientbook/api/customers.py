@@ -44,14 +44,16 @@ def _db(request: Request) -> Database:
 def _one(
     db: Database, row: dict[str, Any], *, expand: str | None, parse: str | None, status: int = 200
 ) -> JSONBytes:
-    with db.read() as conn:
-        body = svc.present_customers(
-            conn, [row], expand=svc.parse_expand(expand), parse_json=parse == "json"
-        )[0]
+    relations = svc.parse_expand(expand)
+    if relations:
+        with db.read() as conn:
+            body = svc.present_customers(conn, [row], expand=relations, parse_json=parse == "json")
+    else:
+        body = svc.present_customers(None, [row], parse_json=parse == "json")
     headers = {"ETag": svc.etag(row)}
     if status == 201:
         headers["Location"] = f"/api/customers/{row['id']}"
-    return JSONBytes(body, status_code=status, headers=headers)
+    return JSONBytes(body[0], status_code=status, headers=headers)
 
 
 LIST_PARAMS = ("expand", "parse")

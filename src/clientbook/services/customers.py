@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from clientbook.access import (
     Principal,
@@ -80,16 +80,18 @@ def etag(row: Mapping[str, Any]) -> str:
 # --- reading ---------------------------------------------------------------------------------
 
 
-def _scoped_select(principal: Principal) -> Any:
-    query = select(*_READ_COLUMNS)
-    owner = customer_owner_scope(principal)
-    return query if owner is None else query.where(customers.c.userId == owner)
+# Built once: building a 33-column SELECT costs more than running it (~150 µs against ~20 µs).
+_BY_ID = select(*_READ_COLUMNS).where(customers.c.id == bindparam("customer_id"))
+_BY_ID_OF_OWNER = _BY_ID.where(customers.c.userId == bindparam("owner"))
+_BY_OWNER = select(*_READ_COLUMNS).where(customers.c.userId == bindparam("owner"))
 
 
 def get_customer(conn: Connection, principal: Principal | None, customer_id: str) -> Customer:
     """The record, if this principal may see it; otherwise NotFound (never Forbidden)."""
     principal = require_authenticated(principal)
-    row = conn.execute(_scoped_select(principal).where(customers.c.id == customer_id)).first()
+    owner = customer_owner_scope(principal)
+    statement = _BY_ID if owner is None else _BY_ID_OF_OWNER
+    row = conn.execute(statement, {"customer_id": customer_id, "owner": owner}).first()
     if row is None:
         raise NotFound("Customer not found")
     return dict(row._mapping)
@@ -108,9 +110,7 @@ def find_own_customer(conn: Connection, principal: Principal | None) -> Customer
     principal = require_authenticated(principal)
     if principal.user_id is None:
         return None
-    row = conn.execute(
-        select(*_READ_COLUMNS).where(customers.c.userId == principal.user_id)
-    ).first()
+    row = conn.execute(_BY_OWNER, {"owner": principal.user_id}).first()
     return None if row is None else dict(row._mapping)
 
 
@@ -577,13 +577,14 @@ def parse_expand(value: str | None) -> tuple[str, ...]:
 
 
 def present_customers(
-    conn: Connection,
+    conn: Connection | None,
     rows: Sequence[Mapping[str, Any]],
     *,
     expand: tuple[str, ...] = (),
     parse_json: bool = False,
 ) -> list[dict[str, Any]]:
-    """Public objects for rows, with `expand`ed relations and, if asked, parsed JSON fields."""
+    """Public objects for rows, with `expand`ed relations and, if asked, parsed JSON fields
+    (`conn` is only needed to `expand`)."""
     out = [present_customer(row) for row in rows]
     if parse_json:
         for item in out:
@@ -591,6 +592,7 @@ def present_customers(
                 if item[field] is not None:
                     item[field] = orjson.loads(item[field])
     if expand:
+        assert conn is not None, "expanding relations reads the users"
         ids = {item[f] for item in out for f in expand if item[f] is not None}
         people = {user["$id"]: user for user in user_service.present_users(conn, ids)}
         for item in out:
