@@ -15,8 +15,13 @@ $(UV):
 install: $(UV)
 	$(UV) sync --frozen --no-dev
 
-install-dev: $(UV)
+install-dev: $(UV) tests/appwrite/node/node_modules
 	$(UV) sync --frozen --extra dev
+
+# The Appwrite face is also tested with the official Node SDK (from the npm registry).
+tests/appwrite/node/node_modules: tests/appwrite/node/package-lock.json
+	npm ci --prefix tests/appwrite/node --no-audit --no-fund
+	touch $@
 
 serve: install  ## start clientbook on the embedded SQLite database (./data/)
 	$(VENV)/bin/clientbook serve
