@@ -47,18 +47,24 @@ if __package__ in (None, ""):  # run as a file: make the `benchmarks` package im
 from benchmarks.pocketbase import schema as pb_schema
 from benchmarks.pocketbase import server as pocketbase
 from benchmarks.wrk.load import LoadResult, Request, find_wrk, run_wrk, write_requests
-from benchmarks.wrk.process import MemorySampler, ServerProcess
+from benchmarks.wrk.process import (
+    ForeignCpu,
+    MemorySampler,
+    ServerProcess,
+    foreign_cores_now,
+    wait_quiet,
+)
 
 SERVERS = ("clientbook", "pocketbase")
 READ_REQUESTS = 20_000  # distinct requests per read workload (replayed when wrk needs more)
-WRITE_CEILING = 2_000  # creates/s planned for: the create workload gets this many users a second
+WRITE_CEILING = 5_000  # creates/s planned for: the create workload gets this many users a second
 OWNER_COUNT = 200
 OWNER_PASSWORD = "bench-owner-password"
 ADMIN_EMAIL = "bench-admin@example.com"
 ADMIN_PASSWORD = "bench-admin-password"
 FRESH_EMAIL_PREFIX = "bench-new-"
 MB = 1024 * 1024
-BUSY_LOAD = 1.0  # load average above which the script warns that the cores are shared
+BUSY_CORES = 0.2  # cores kept busy by other processes above which the script warns
 
 # Targets (issue "REST API", item 8).
 BEAT_POCKETBASE = ("a", "c", "d", "e", "f")
@@ -83,6 +89,7 @@ class Config:
     timeout: float
     seed: int
     prepare_only: bool
+    quiet_wait: float
 
     @property
     def clientbook_db(self) -> Path:
@@ -118,6 +125,13 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
     )
     parser.add_argument("--seed", type=int, default=8, help="random seed for the request mix")
     parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=60,
+        help="before each workload, wait up to this many seconds for other processes to leave "
+        "the cores idle (60; 0: don't)",
+    )
+    parser.add_argument(
         "--prepare-only",
         action="store_true",
         help="generate and load the data (and make the users), measure nothing",
@@ -143,6 +157,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
         timeout=args.timeout or max(10.0, args.duration),
         seed=args.seed,
         prepare_only=args.prepare_only,
+        quiet_wait=args.quiet_wait,
     )
 
 
@@ -641,7 +656,7 @@ class Outcome:
     distinct_requests: int
     load: LoadResult | None
     peak_rss_mb: float
-    load_average: float  # the machine's, as the workload started: other work skews figures
+    foreign_cores: float  # cores that other processes kept busy meanwhile (noise)
     error: str = ""
 
 
@@ -680,8 +695,14 @@ def run_workload(
     waited = server.wait_idle()
     if waited > 2:
         print(f" (waited {waited:.0f} s for the server to go idle)", end="", flush=True)
-    machine_load = os.getloadavg()[0]
-    with MemorySampler(server.pid) as memory:
+    if config.quiet_wait > 0:
+        started = time.monotonic()
+        busy = wait_quiet(server.pid, below=BUSY_CORES, limit=config.quiet_wait)
+        if busy >= BUSY_CORES:
+            print(f" (other processes still keep {busy:.1f} cores busy)", end="", flush=True)
+        elif time.monotonic() - started > 2:
+            print(f" (waited {time.monotonic() - started:.0f} s for other processes)", end="")
+    with ForeignCpu(server.pid) as foreign, MemorySampler(server.pid) as memory:
         load = run_wrk(
             target.base_url,
             base,
@@ -697,11 +718,11 @@ def run_workload(
         f" {load.requests_per_second:,.1f} req/s, p50 {load.p50_ms:.1f} ms, "
         f"p99 {load.p99_ms:.1f} ms, non-2xx {load.non_2xx}, "
         f"errors {load.socket_errors + load.timeouts}, RSS {memory.peak / MB:.0f} MB "
-        f"(one more request: {status}; load average before {machine_load:.1f})",
+        f"(one more request: {status}; other processes used {foreign.cores:.2f} cores)",
         flush=True,
     )
     outcome = Outcome(
-        target.name, key, status, body, len(load_requests), load, memory.peak / MB, machine_load
+        target.name, key, status, body, len(load_requests), load, memory.peak / MB, foreign.cores
     )
     if workload.once and load.requests > len(load_requests):
         outcome.error = f"ran out of distinct requests ({len(load_requests):,})"
@@ -844,6 +865,11 @@ def print_table(outcomes: list[Outcome], config: Config) -> None:
         print("  " + " | ".join(cells))
         if index == 0:
             print("  " + "-+-".join("-" * w for w in widths))
+    for server in SERVERS:
+        noise = [o.foreign_cores for o in outcomes if o.server == server]
+        if noise:
+            print(f"  {server}: other processes kept {min(noise):.2f} to {max(noise):.2f} cores "
+                  f"busy during its workloads (mean {sum(noise) / len(noise):.2f})")  # fmt: skip
     for outcome in outcomes:
         if outcome.probe_status and not 200 <= outcome.probe_status < 300:
             print(f"  note: {outcome.server} {outcome.workload} answered "
@@ -931,12 +957,12 @@ def terminate_on_sigterm() -> Iterator[None]:
 
 
 def warn_if_busy(what: str) -> float:
-    """The machine's load average; the figures mean little when other work shares the cores."""
-    load = os.getloadavg()[0]
-    if load > BUSY_LOAD:
-        print(f"  warning: load average {load:.1f} before {what}: other processes share the "
-              "cores, figures will be low")  # fmt: skip
-    return load
+    """Cores other processes keep busy; the figures mean little when they share the cores."""
+    cores = foreign_cores_now()
+    if cores > BUSY_CORES:
+        print(f"  warning: other processes keep {cores:.1f} of {os.cpu_count()} cores busy "
+              f"before {what}: figures will be low")  # fmt: skip
+    return cores
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -947,7 +973,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rng = random.Random(config.seed)
     outcomes: list[Outcome] = []
     versions = {"sqlite": sqlite3.sqlite_version}
-    loads: dict[str, float] = {}
+    busy: dict[str, float] = {}
     with terminate_on_sigterm():
         step(f"clientbook database ({config.customers:,} customers) in {config.workdir}")
         ensure_clientbook_database(config, state)
@@ -965,15 +991,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if "clientbook" in config.servers:
             step("clientbook")
-            loads["clientbook"] = warn_if_busy("clientbook")
+            busy["clientbook"] = warn_if_busy("clientbook")
             outcomes += bench_clientbook(config, state, dataset)
         if pb_binary is not None:
             step("PocketBase")
-            loads["pocketbase"] = warn_if_busy("PocketBase")
+            busy["pocketbase"] = warn_if_busy("PocketBase")
             outcomes += bench_pocketbase(config, pb_binary, dataset)
     print_table(outcomes, config)
     print_targets(outcomes)
-    saved = save_results(config, outcomes, {"versions": versions, "load_average_before": loads})
+    saved = save_results(config, outcomes, {"versions": versions, "foreign_cores_before": busy})
     print(f"\n  figures saved in {saved}")
     return 0
 

@@ -45,6 +45,8 @@ class Memory:
     worker_kb: int = 0
     tree_kb: int = 0
     workers_seen: set[int] = field(default_factory=set)
+    # Last CPU seconds seen per process (sampled, so a process's final 50 ms may be missed).
+    cpu: dict[int, float] = field(default_factory=dict)
 
 
 def _rss_kb(pid: int) -> int:
@@ -53,6 +55,18 @@ def _rss_kb(pid: int) -> int:
             return int(statm.read().split()[1]) * PAGE_KB
     except (OSError, IndexError, ValueError):
         return 0  # the process ended between listing and reading
+
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _descendants(root: int) -> list[int]:
@@ -83,6 +97,10 @@ def _sample(root: int, memory: Memory, done: threading.Event) -> None:
         memory.main_kb = max(memory.main_kb, main)
         memory.worker_kb = max([memory.worker_kb, *workers.values()])
         memory.tree_kb = max(memory.tree_kb, main + sum(workers.values()))
+        for pid in (root, *workers):
+            seconds = _cpu_seconds(pid)
+            if seconds is not None:
+                memory.cpu[pid] = seconds
 
 
 def _command() -> list[str]:
@@ -92,7 +110,7 @@ def _command() -> list[str]:
     return [sys.executable, "-c", "from clientbook.cli import main; main()"]
 
 
-def run_demo(database: Path, customers: int, extra: list[str]) -> tuple[float, Memory]:
+def run_demo(database: Path, customers: int, extra: list[str]) -> tuple[float, Memory, int]:
     env = {**os.environ, "CLIENTBOOK_DATABASE_URL": f"sqlite:///{database}"}
     args = [*_command(), "demo", "--customers", str(customers), *extra]
     memory = Memory()
@@ -107,7 +125,7 @@ def run_demo(database: Path, customers: int, extra: list[str]) -> tuple[float, M
     sampler.join()
     if code != 0:
         raise SystemExit(f"clientbook demo failed with exit status {code}")
-    return seconds, memory
+    return seconds, memory, process.pid
 
 
 def check(database: Path, customers: int) -> list[str]:
@@ -140,8 +158,10 @@ def check(database: Path, customers: int) -> list[str]:
     return problems
 
 
-def report(customers: int, seconds: float, memory: Memory, database: Path) -> None:
+def report(customers: int, seconds: float, memory: Memory, database: Path, main_pid: int) -> None:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    main_cpu = memory.cpu.get(main_pid, 0.0)
+    worker_cpu = sum(v for pid, v in memory.cpu.items() if pid != main_pid)
     rate = customers / seconds
     mb = 1024
     size = sum(p.stat().st_size for p in database.parent.glob(database.name + "*"))
@@ -150,9 +170,15 @@ def report(customers: int, seconds: float, memory: Memory, database: Path) -> No
     print(f"rate:             {rate:,.0f} customers/s (target {TARGET_RATE:,})")
     print(f"CPU (all):        {usage.ru_utime + usage.ru_stime:.1f} s "
           f"({(usage.ru_utime + usage.ru_stime) / customers * 1e6:.0f} us a customer)")  # fmt: skip
+    print(f"CPU main:         {main_cpu:.1f} s ({main_cpu / customers * 1e6:.0f} us a customer, "
+          f"the writer)")  # fmt: skip
+    print(
+        f"CPU workers:      {worker_cpu:.1f} s ({worker_cpu / customers * 1e6:.0f} us a customer)"
+    )
     print(f"peak RSS main:    {memory.main_kb / mb:.0f} MB (the writer)")
+    children = len(memory.workers_seen)
     print(f"peak RSS worker:  {memory.worker_kb / mb:.0f} MB "
-          f"(largest of {len(memory.workers_seen)} worker processes)")  # fmt: skip
+          f"(largest of {children} children: the workers, the resource tracker)")  # fmt: skip
     print(f"peak RSS tree:    {memory.tree_kb / mb:.0f} MB (target < {TARGET_MB})")
     print(f"ru_maxrss:        {usage.ru_maxrss / mb:.0f} MB (largest single process)")
     print(f"database size:    {size / mb / mb:.0f} MB")
@@ -174,8 +200,8 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="clientbook-demo-load-"))
     database = workdir / "demo.sqlite3"
     try:
-        seconds, memory = run_demo(database, options.customers, extra)
-        report(options.customers, seconds, memory, database)
+        seconds, memory, pid = run_demo(database, options.customers, extra)
+        report(options.customers, seconds, memory, database, pid)
         problems = [] if options.skip_checks else check(database, options.customers)
     finally:
         if options.keep:

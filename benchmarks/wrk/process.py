@@ -7,11 +7,13 @@ every `SAMPLE_SECONDS` while a workload runs; the figure reported is the highest
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import subprocess
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -68,6 +70,92 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def machine_busy_seconds() -> float:
+    """CPU time all cores have spent busy since boot (/proc/stat: all but idle and iowait)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / _CLOCK_TICKS
+
+
+def own_cpu_seconds() -> float:
+    """CPU time of this process and of its children that have been waited for (wrk)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+class ForeignCpu:
+    """How many cores other processes (neither the server, nor wrk, nor this script) kept busy
+    between `with` entry and exit: the noise in the figures of a shared machine."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+        self.cores = 0.0
+
+    def _sample(self) -> tuple[float, float, float, float]:
+        return (time.monotonic(), machine_busy_seconds(), cpu_seconds(self.server_pid),
+                own_cpu_seconds())  # fmt: skip
+
+    def __enter__(self) -> ForeignCpu:
+        self._start = self._sample()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        end = self._sample()
+        wall, busy, server, own = (b - a for a, b in zip(self._start, end, strict=True))
+        self.cores = max(0.0, busy - server - own) / wall if wall > 0 else 0.0
+
+
+def foreign_cores_now(seconds: float = 2.0) -> float:
+    """Cores that other processes keep busy right now, over `seconds`."""
+    busy, own = machine_busy_seconds(), own_cpu_seconds()
+    time.sleep(seconds)
+    return max(0.0, machine_busy_seconds() - busy - (own_cpu_seconds() - own)) / seconds
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    for member in process_tree(pid):
+        try:
+            for fd in os.listdir(f"/proc/{member}/fd"):
+                try:
+                    target = os.readlink(f"/proc/{member}/fd/{fd}")
+                except OSError:
+                    continue
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return inodes
+
+
+def listens_on(pid: int, port: int) -> bool:
+    """Whether `pid` (or a process below it) has a TCP socket listening on `port`."""
+    inodes = _socket_inodes(pid)
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                return True
+    return False
+
+
+def wait_quiet(server_pid: int, *, below: float, limit: float) -> float:
+    """Wait (at most `limit` seconds) until other processes keep under `below` cores busy for a
+    second. Returns the cores they used in the last second measured."""
+    deadline = time.monotonic() + limit
+    while True:
+        with ForeignCpu(server_pid) as foreign:
+            time.sleep(1.0)
+        if foreign.cores < below or time.monotonic() >= deadline:
+            return foreign.cores
+
+
 class MemorySampler:
     """Highest RSS of a process tree between `with` entry and exit (sampled on a thread)."""
 
@@ -110,6 +198,7 @@ class ServerProcess:
         self.name = name
         self.command = list(command)
         self.ready_url = ready_url
+        self.port = urllib.parse.urlsplit(ready_url).port or 80
         self.log_path = log_path
         self.env = dict(env) if env is not None else None
         self.cwd = cwd
@@ -150,6 +239,11 @@ class ServerProcess:
                     f"{self.name} exited with {self.process.returncode} before it was ready; "
                     f"see {self.log_path}"
                 )
+            # Another program may hold the port for a while (tests start servers on free ports
+            # too): only our own process listening on it counts.
+            if not listens_on(self.pid, self.port):
+                time.sleep(0.2)
+                continue
             try:
                 with urllib.request.urlopen(self.ready_url, timeout=2) as response:
                     if response.status == 200:

@@ -145,11 +145,15 @@ def has_super_admin(conn: Connection) -> bool:
     return conn.execute(query).first() is not None
 
 
+# A reserved domain (RFC 2606) that the email rules accept; `.local` is refused as special-use.
+DEFAULT_ADMIN_EMAIL = "admin@example.com"
+
+
 def first_admin_credentials(email: str | None, password: str | None) -> tuple[str, str, bool]:
     """The first super_admin's email and password; True when the password was generated."""
     if password:
-        return email or "admin@clientbook.local", password, False
-    return email or "admin@clientbook.local", secrets.token_urlsafe(12), True
+        return email or DEFAULT_ADMIN_EMAIL, password, False
+    return email or DEFAULT_ADMIN_EMAIL, secrets.token_urlsafe(12), True
 
 
 def ensure_first_admin(
