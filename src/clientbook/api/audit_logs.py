@@ -13,7 +13,13 @@ from fastapi.concurrency import run_in_threadpool
 
 from clientbook.api.deps import OptionalPrincipal
 from clientbook.api.http import JSONBytes
-from clientbook.api.schemas import ERROR_RESPONSES, json_response
+from clientbook.api.schemas import (
+    ERROR_RESPONSES,
+    PAGING,
+    json_response,
+    page_schema,
+    query_parameters,
+)
 from clientbook.services import audit_log as svc
 from clientbook.services.runtime import Database
 
@@ -43,35 +49,17 @@ ENTRY = {
         "userAgent": _TEXT,
     },
 }
-PAGE = {
-    "type": "object",
-    "required": ["total", "rows", "cursor"],
-    "properties": {
-        "total": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
-        "rows": {"type": "array", "items": ENTRY},
-        "cursor": {
-            "anyOf": [{"type": "string"}, {"type": "null"}],
-            "description": "the next page's cursor",
-        },
-    },
-}
-PARAMETERS = {
-    "parameters": [
-        {"name": name, "in": "query", "required": False, "schema": schema, "description": text}
-        for name, schema, text in (
-            ("entityType", {"type": "string"}, "e.g. customer, user, note"),
-            ("entityId", {"type": "string"}, "with entityType"),
-            ("actorId", {"type": "string"}, "a user or API key id"),
-            ("action", {"type": "string"}, "a comma list means any of"),
-            ("occurredAt[gte]", {"type": "string", "format": "date-time"}, "from (inclusive)"),
-            ("occurredAt[lt]", {"type": "string", "format": "date-time"}, "until (exclusive)"),
-            ("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "rows per page (25)"),
-            ("cursor", {"type": "string"}, "the `cursor` of the previous page"),
-            ("total", {"type": "boolean"}, "`false` skips the count"),
-            ("sort", {"type": "string"}, "default `-$sequence` (newest first)"),
-        )
-    ]
-}
+PAGE = page_schema(ENTRY)
+PARAMETERS = query_parameters(
+    ("entityType", {"type": "string"}, "e.g. customer, user, note"),
+    ("entityId", {"type": "string"}, "with entityType"),
+    ("actorId", {"type": "string"}, "a user or API key id"),
+    ("action", {"type": "string"}, "a comma list means any of"),
+    ("occurredAt[gte]", {"type": "string", "format": "date-time"}, "from (inclusive)"),
+    ("occurredAt[lt]", {"type": "string", "format": "date-time"}, "until (exclusive)"),
+    ("sort", {"type": "string"}, "default `-$sequence` (newest first)"),
+    *PAGING,
+)
 
 
 @router.get(

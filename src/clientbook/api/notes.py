@@ -12,7 +12,14 @@ from fastapi.responses import Response
 
 from clientbook.api.deps import OptionalPrincipal
 from clientbook.api.http import JSONBytes, json_object
-from clientbook.api.schemas import ERROR_RESPONSES, json_response, object_schema
+from clientbook.api.schemas import (
+    ERROR_RESPONSES,
+    PAGING,
+    json_response,
+    object_schema,
+    page_schema,
+    query_parameters,
+)
 from clientbook.domain.fields import Field
 from clientbook.domain.notes import NOTE_FIELDS
 from clientbook.services import notes as svc
@@ -40,32 +47,14 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: json_response(
         "A page of notes, pinned first, then newest first",
-        {
-            "type": "object",
-            "required": ["total", "rows", "cursor"],
-            "properties": {
-                "total": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
-                "rows": {"type": "array", "items": NOTE_OUTPUT},
-                "cursor": {
-                    "anyOf": [{"type": "string"}, {"type": "null"}],
-                    "description": "the next page's cursor",
-                },
-            },
-        },
+        page_schema(NOTE_OUTPUT),
     ),
     **ERROR_RESPONSES,
 }
-PAGE_PARAMETERS = {
-    "parameters": [
-        {"name": name, "in": "query", "required": False, "schema": schema, "description": text}
-        for name, schema, text in (
-            ("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "rows per page (25)"),
-            ("cursor", {"type": "string"}, "the `cursor` of the previous page"),
-            ("total", {"type": "boolean"}, "`false` skips the count"),
-            ("sort", {"type": "string"}, "default `-isPinned,-$sequence` (pinned, then newest)"),
-        )
-    ]
-}
+PAGE_PARAMETERS = query_parameters(
+    ("sort", {"type": "string"}, "default `-isPinned,-$sequence` (pinned, then newest)"),
+    *PAGING,
+)
 
 
 def _body(*, create: bool) -> dict[str, Any]:

@@ -77,15 +77,43 @@ CUSTOMER_OUTPUT = object_schema(
     for_input=False,
     required=["$id", "$createdAt", "$updatedAt", "userId", "name", "status", "customerType"],
 )
-CUSTOMER_PAGE = {
-    "type": "object",
-    "required": ["total", "rows", "cursor"],
-    "properties": {
-        "total": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
-        "rows": {"type": "array", "items": CUSTOMER_OUTPUT},
-        "cursor": {"anyOf": [{"type": "string"}, {"type": "null"}]},
-    },
-}
+
+
+def page_schema(items: dict[str, Any]) -> dict[str, Any]:
+    """Every list answers `{"total", "rows", "cursor"}` (SPEC §7)."""
+    return {
+        "type": "object",
+        "required": ["total", "rows", "cursor"],
+        "properties": {
+            "total": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+            "rows": {"type": "array", "items": items},
+            "cursor": {
+                "anyOf": [{"type": "string"}, {"type": "null"}],
+                "description": "the next page's cursor",
+            },
+        },
+    }
+
+
+# The paging parameters every list takes, for `query_parameters`.
+PAGING: tuple[tuple[str, dict[str, Any], str], ...] = (
+    ("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "rows per page (25)"),
+    ("cursor", {"type": "string"}, "the `cursor` of the previous page"),
+    ("total", {"type": "boolean"}, "`false` skips the count"),
+)
+
+
+def query_parameters(*entries: tuple[str, dict[str, Any], str]) -> dict[str, Any]:
+    """`openapi_extra` documenting query parameters a route reads from the query string itself."""
+    return {
+        "parameters": [
+            {"name": name, "in": "query", "required": False, "schema": schema, "description": text}
+            for name, schema, text in entries
+        ]
+    }
+
+
+CUSTOMER_PAGE = page_schema(CUSTOMER_OUTPUT)
 ERROR = {
     "type": "object",
     "required": ["error"],

@@ -9,7 +9,13 @@ from fastapi import APIRouter, Request
 
 from clientbook.api.deps import OptionalPrincipal
 from clientbook.api.http import JSONBytes
-from clientbook.api.schemas import ERROR_RESPONSES, json_response
+from clientbook.api.schemas import (
+    ERROR_RESPONSES,
+    PAGING,
+    json_response,
+    page_schema,
+    query_parameters,
+)
 from clientbook.services.runtime import Database
 from clientbook.services.timeline import customer_timeline
 
@@ -34,31 +40,13 @@ ITEM = {
 RESPONSES: dict[int | str, dict[str, Any]] = {
     200: json_response(
         "A page of the timeline, newest first",
-        {
-            "type": "object",
-            "required": ["total", "rows", "cursor"],
-            "properties": {
-                "total": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
-                "rows": {"type": "array", "items": ITEM},
-                "cursor": {
-                    "anyOf": [{"type": "string"}, {"type": "null"}],
-                    "description": "the next page's cursor",
-                },
-            },
-        },
+        page_schema(ITEM),
     ),
     **ERROR_RESPONSES,
 }
-PARAMETERS = {
-    "parameters": [
-        {"name": name, "in": "query", "required": False, "schema": schema, "description": text}
-        for name, schema, text in (
-            ("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "items per page (25)"),
-            ("cursor", {"type": "string"}, "the `cursor` of the previous page"),
-            ("total", {"type": "boolean"}, "`false` skips the count"),
-        )
-    ]
-}
+PARAMETERS = query_parameters(
+    *PAGING,
+)
 
 
 @router.get("/api/customers/{customer_id}/timeline", responses=RESPONSES, openapi_extra=PARAMETERS)

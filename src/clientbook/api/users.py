@@ -12,7 +12,14 @@ from fastapi.responses import Response
 
 from clientbook.api.deps import OptionalPrincipal
 from clientbook.api.http import JSONBytes, json_object
-from clientbook.api.schemas import ERROR_RESPONSES, json_response, object_schema
+from clientbook.api.schemas import (
+    ERROR_RESPONSES,
+    PAGING,
+    json_response,
+    object_schema,
+    page_schema,
+    query_parameters,
+)
 from clientbook.domain.fields import Field
 from clientbook.domain.users import USER_FIELDS
 from clientbook.services import users as svc
@@ -47,35 +54,17 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: json_response(
         "A page of accounts",
-        {
-            "type": "object",
-            "required": ["total", "rows", "cursor"],
-            "properties": {
-                "total": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
-                "rows": {"type": "array", "items": USER_OUTPUT},
-                "cursor": {
-                    "anyOf": [{"type": "string"}, {"type": "null"}],
-                    "description": "the next page's cursor",
-                },
-            },
-        },
+        page_schema(USER_OUTPUT),
     ),
     **ERROR_RESPONSES,
 }
-PAGE_PARAMETERS = {
-    "parameters": [
-        {"name": name, "in": "query", "required": False, "schema": schema, "description": text}
-        for name, schema, text in (
-            ("role", {"type": "string"}, "user, super_admin (a comma list means any of)"),
-            ("status", {"type": "string"}, "active, invited, blocked (comma list: any of)"),
-            ("email", {"type": "string"}, "compared case-insensitively"),
-            ("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "rows per page (25)"),
-            ("cursor", {"type": "string"}, "the `cursor` of the previous page"),
-            ("total", {"type": "boolean"}, "`false` skips the count"),
-            ("sort", {"type": "string"}, "e.g. `name`, `-$createdAt`; default creation order"),
-        )
-    ]
-}
+PAGE_PARAMETERS = query_parameters(
+    ("role", {"type": "string"}, "user, super_admin (a comma list means any of)"),
+    ("status", {"type": "string"}, "active, invited, blocked (comma list: any of)"),
+    ("email", {"type": "string"}, "compared case-insensitively"),
+    ("sort", {"type": "string"}, "e.g. `name`, `-$createdAt`; default creation order"),
+    *PAGING,
+)
 
 
 def _body(schema: dict[str, Any]) -> dict[str, Any]:
