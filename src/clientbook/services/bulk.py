@@ -77,8 +77,9 @@ def build_customer_row(
     version: int = 1,
     default_region: str = "MY",
 ) -> Row:
-    """The row `create_customer` inserts for `values` (the output of `validate_customer` on
-    create), with the derived columns; `updated_*` and `version` let a loader write history."""
+    """The row a new customer is inserted as (by `create_customer` and the bulk loaders), from
+    `values` (the output of `validate_customer` on create), with the derived columns;
+    `updated_*` and `version` let a loader write history."""
     return {
         **values,
         "id": record_id,
@@ -138,7 +139,7 @@ def build_item_row(
 
 
 def customer_tag_rows(customer_id: str, metadata: str | None) -> list[Row]:
-    """The `customer_tags` rows of one record, as `customers._sync_tags` writes them."""
+    """The `customer_tags` rows of one record (every writer of tags uses these)."""
     return [
         {"customerId": customer_id, "tag": tag, "tagKey": tag_rules.tag_key(tag)}
         for tag in tag_rules.get_customer_tags(metadata)

@@ -45,6 +45,7 @@ from clientbook.query.fields import CUSTOMERS
 from clientbook.query.model import ListQuery
 from clientbook.services import audit
 from clientbook.services import users as user_service
+from clientbook.services.bulk import build_customer_row, customer_tag_rows
 from clientbook.services.records import present, settings_of, unique_conflicts
 
 # The seed's TypeScript `Customer` interface, in its order.
@@ -163,12 +164,9 @@ def _check_email_free(conn: Connection, email: str | None, *, except_id: str | N
 
 def _sync_tags(conn: Connection, customer_id: str, metadata: str | None) -> None:
     conn.execute(delete(customer_tags).where(customer_tags.c.customerId == customer_id))
-    tags = tag_rules.get_customer_tags(metadata)
-    if tags:
-        conn.execute(
-            insert(customer_tags),
-            [{"customerId": customer_id, "tag": t, "tagKey": tag_rules.tag_key(t)} for t in tags],
-        )
+    rows = customer_tag_rows(customer_id, metadata)
+    if rows:
+        conn.execute(insert(customer_tags), rows)
 
 
 def _prefill_from_account(conn: Connection, owner_id: str, data: dict[str, Any]) -> None:
@@ -228,16 +226,13 @@ def create_customer(
     _check_email_free(conn, values.get("email"), except_id=None)
 
     now = utcnow()
-    row = {
-        **values,
-        "id": record_id or new_id(),
-        "createdAt": now,
-        "updatedAt": now,
-        "version": 1,
-        "createdBy": actor_id,
-        "updatedBy": None,
-        **derive_customer_columns(values, default_region=settings.default_region),
-    }
+    row = build_customer_row(
+        values,
+        record_id=record_id or new_id(),
+        created_at=now,
+        created_by=actor_id,
+        default_region=settings.default_region,
+    )
     with unique_conflicts(UNIQUE_MESSAGES):
         conn.execute(insert(customers), [row])
     _sync_tags(conn, row["id"], row.get("metadata"))
