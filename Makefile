@@ -3,6 +3,7 @@ PYTHON ?= python3
 UV_VERSION := 0.13.8
 UV := .tools/bin/uv
 VENV := .venv
+CHROMIUM := /usr/bin/chromium
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
@@ -15,8 +16,13 @@ $(UV):
 install: $(UV)
 	$(UV) sync --frozen --no-dev
 
-install-dev: $(UV) tests/appwrite/node/node_modules
+install-dev: $(UV) tests/appwrite/node/node_modules $(CHROMIUM)
 	$(UV) sync --frozen --extra dev
+
+# Browser tests drive Debian's Chromium (Playwright never downloads a browser).
+$(CHROMIUM):
+	apt-get install -y --no-install-recommends chromium || \
+	  (apt-get update && apt-get install -y --no-install-recommends chromium)
 
 # The Appwrite face is also tested with the official Node SDK (from the npm registry).
 tests/appwrite/node/node_modules: tests/appwrite/node/package-lock.json

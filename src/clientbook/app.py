@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
 
 from clientbook import __version__
 from clientbook.api import customer_tools, customers, errors, health, transfer
@@ -13,14 +14,18 @@ from clientbook.api.audit_logs import router as audit_logs_router
 from clientbook.api.auth import router as auth_router
 from clientbook.api.interactions import router as interactions_router
 from clientbook.api.me import router as me_router
+from clientbook.api.metrics import router as metrics_router
 from clientbook.api.notes import router as notes_router
 from clientbook.api.schemas import document_error_responses
 from clientbook.api.timeline import router as timeline_router
 from clientbook.api.users import router as users_router
 from clientbook.appwrite.router import router as appwrite_router
 from clientbook.config import Settings
-from clientbook.services.import_jobs import fail_interrupted_jobs
+from clientbook.middleware import install as install_middleware
+from clientbook.observability.collect import process_exiting, watch_pools
+from clientbook.services.import_jobs import fail_interrupted_jobs, stop_jobs
 from clientbook.services.runtime import Database, open_database
+from clientbook.web import install as install_web
 
 
 def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
@@ -30,6 +35,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         fail_interrupted_jobs(database)
         yield
+        # uvicorn has let in-flight requests finish; now the import jobs of this process.
+        grace = database.settings.shutdown_grace_seconds
+        await run_in_threadpool(stop_jobs, database, grace=grace)
+        process_exiting()
         if db is None:
             database.dispose()
 
@@ -43,9 +52,12 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     )
     app.state.db = database
     app.state.settings = database.settings
+    watch_pools(database)
+    install_middleware(app, database.settings)
     errors.install(app)
     document_error_responses(app)
     app.include_router(health.router)
+    app.include_router(metrics_router)
     app.include_router(auth_router)
     # Routes under /api/customers/<word> go before the record routes that would capture them.
     app.include_router(transfer.router)
@@ -58,4 +70,5 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(users_router)
     app.include_router(me_router)
     app.include_router(appwrite_router)
+    install_web(app)
     return app

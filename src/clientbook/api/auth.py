@@ -48,15 +48,8 @@ def _db(request: Request) -> Database:
     return db
 
 
-def _signed_in(request: Request, signed: auth.SignedIn, *, status_code: int = 200) -> Response:
-    """`{user, token, expiresAt}`, and the same session as an HttpOnly cookie for browsers."""
-    session = signed.session
-    body = {
-        "user": present_user(signed.user),
-        "token": session.token,
-        "expiresAt": format_datetime(session.expires_at),
-    }
-    response = JSONBytes(body, status_code=status_code)
+def set_session_cookie(request: Request, response: Response, session: auth.NewSession) -> None:
+    """Hand a browser its session: HttpOnly, SameSite=Lax, Secure over https (also the pages')."""
     response.set_cookie(
         auth.SESSION_COOKIE,
         session.token,
@@ -66,10 +59,9 @@ def _signed_in(request: Request, signed: auth.SignedIn, *, status_code: int = 20
         samesite="lax",
         secure=auth.cookie_is_secure(_db(request).settings, request.url.scheme),
     )
-    return response
 
 
-def _clear_cookie(request: Request, response: Response) -> None:
+def clear_session_cookie(request: Request, response: Response) -> None:
     response.delete_cookie(
         auth.SESSION_COOKIE,
         path="/",
@@ -77,6 +69,19 @@ def _clear_cookie(request: Request, response: Response) -> None:
         samesite="lax",
         secure=auth.cookie_is_secure(_db(request).settings, request.url.scheme),
     )
+
+
+def _signed_in(request: Request, signed: auth.SignedIn, *, status_code: int = 200) -> Response:
+    """`{user, token, expiresAt}`, and the same session as an HttpOnly cookie for browsers."""
+    session = signed.session
+    body = {
+        "user": present_user(signed.user),
+        "token": session.token,
+        "expiresAt": format_datetime(session.expires_at),
+    }
+    response = JSONBytes(body, status_code=status_code)
+    set_session_cookie(request, response, session)
+    return response
 
 
 @router.post("/signup", status_code=201)
@@ -100,7 +105,7 @@ def logout(request: Request, authentication: CurrentAuthentication) -> Response:
     with _db(request).transaction() as conn:
         auth.logout(conn, authentication)
     response = Response(status_code=204)
-    _clear_cookie(request, response)
+    clear_session_cookie(request, response)
     return response
 
 

@@ -1,0 +1,114 @@
+"""Page languages (SPEC §9): English and Malay, from Babel message catalogues.
+
+The catalogues are the `.po` files under `translations/<lang>/LC_MESSAGES/`, one per area of
+the UI, merged per language at start-up (compiled in memory: nothing binary is committed).
+English is the source language: its text is the msgid, so an English page needs no lookup.
+
+The language of a page is the signed-in customer's `language` attribute, else the best match of
+the browser's `Accept-Language`, else English. It is held in a context variable for the length
+of one render, so the Jinja environment (shared by every request) translates per request.
+
+Field errors come from the service layer in English, with their numbers inside ("must be at
+most 255 characters"). `translate_message` looks them up with each number replaced by `{n}`,
+so one catalogue entry covers every size.
+"""
+
+from __future__ import annotations
+
+import re
+from contextvars import ContextVar
+from functools import cache
+from pathlib import Path
+
+from babel import Locale, UnknownLocaleError
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import read_po
+
+from clientbook.domain.enums import LANGUAGES
+
+DEFAULT_LANGUAGE = "en"
+TRANSLATIONS = Path(__file__).parent / "translations"
+_language: ContextVar[str] = ContextVar("clientbook_page_language", default=DEFAULT_LANGUAGE)
+_NUMBER = re.compile(r"\d+")
+
+
+def catalogue_files(language: str) -> list[Path]:
+    return sorted((TRANSLATIONS / language / "LC_MESSAGES").glob("*.po"))
+
+
+@cache
+def messages(language: str) -> dict[str, str]:
+    """msgid → translated text for `language`, every area's catalogue merged."""
+    table: dict[str, str] = {}
+    for path in catalogue_files(language):
+        with path.open("rb") as handle:
+            catalog: Catalog = read_po(handle, locale=language)
+        for message in catalog:
+            if message.id and isinstance(message.id, str) and message.string and not message.fuzzy:
+                table[message.id] = str(message.string)
+    return table
+
+
+def is_known(message: str) -> bool:
+    """Is `message` one of the UI's own texts (every one is in the Malay catalogue)?"""
+    return message in messages("ms")
+
+
+def current_language() -> str:
+    return _language.get()
+
+
+def set_language(language: str) -> None:
+    _language.set(language if language in LANGUAGES else DEFAULT_LANGUAGE)
+
+
+def gettext(message: str) -> str:
+    language = _language.get()
+    if language == DEFAULT_LANGUAGE:
+        return message
+    return messages(language).get(message, message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return gettext(singular if n == 1 else plural)
+
+
+def translate_message(message: str) -> str:
+    """A service-layer message in the page's language, numbers kept ("at most {n} characters")."""
+    if _language.get() == DEFAULT_LANGUAGE:
+        return message
+    numbers = _NUMBER.findall(message)
+    translated = gettext(_NUMBER.sub("{n}", message))
+    for number in numbers:
+        translated = translated.replace("{n}", number, 1)
+    return translated
+
+
+def negotiate(preferred: str | None, accept_language: str | None) -> str:
+    """The page language: the user's own choice, else the browser's best supported one."""
+    if preferred in LANGUAGES:
+        return preferred
+    for tag in _accepted(accept_language or ""):
+        try:
+            language = Locale.parse(tag, sep="-").language
+        except (ValueError, UnknownLocaleError):
+            continue
+        if language in LANGUAGES:
+            return language
+    return DEFAULT_LANGUAGE
+
+
+def _accepted(header: str) -> list[str]:
+    """Language tags of an Accept-Language header, most wanted first (q=0 dropped)."""
+    weighted: list[tuple[float, int, str]] = []
+    for index, part in enumerate(header.split(",")[:20]):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                continue
+        if tag and tag != "*" and quality > 0:
+            weighted.append((-quality, index, tag.strip()))
+    return [tag for _, _, tag in sorted(weighted)]
