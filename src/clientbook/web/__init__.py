@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from clientbook.web import auth_pages
+from clientbook.web.console import router as console_router
 
 STATIC = Path(__file__).parent / "static"
 
@@ -20,5 +21,6 @@ def install(app: FastAPI) -> None:
     """Mount the pages and their static files on `app`."""
     router = APIRouter(include_in_schema=False)
     router.include_router(auth_pages.router)
+    router.include_router(console_router)
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
