@@ -7,12 +7,16 @@ same from a page and from a program.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fastapi import Request
 
+from clientbook.domain.fields import Field
 from clientbook.web.session import CSRF_FIELD
+
+_TRUE = frozenset({"on", "true", "1", "yes"})
 
 
 async def read_form(request: Request) -> dict[str, str]:
@@ -34,3 +38,34 @@ async def read_list(request: Request, name: str) -> list[str]:
 def changes(form: dict[str, str], names: Iterable[str]) -> dict[str, Any]:
     """The named fields of a form, "" read as None (cleared)."""
     return {name: (form[name] or None) for name in names if name in form}
+
+
+def typed(fields: Mapping[str, Field], values: Mapping[str, str]) -> dict[str, Any]:
+    """Form text as the service expects it: "" → None, numbers parsed, checkboxes → bool.
+
+    Text that is not a number is passed on unchanged, so the service names the field in its
+    usual error ("must be a number") instead of the page inventing a message of its own.
+    """
+    out: dict[str, Any] = {}
+    for name, raw in values.items():
+        kind = fields[name].kind if name in fields else "string"
+        if kind == "bool":
+            out[name] = raw.lower() in _TRUE
+        elif raw == "":
+            out[name] = None
+        elif kind in ("int", "float"):
+            out[name] = _number(raw, kind)
+        else:
+            out[name] = raw
+    return out
+
+
+def _number(raw: str, kind: str) -> Any:
+    text = raw.replace(",", "").replace(" ", "")
+    try:
+        number = float(text) if kind == "float" or "." in text or "e" in text.lower() else int(text)
+    except ValueError:
+        return raw
+    if isinstance(number, float) and not math.isfinite(number):
+        return raw
+    return number

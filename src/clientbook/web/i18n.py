@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from contextvars import ContextVar
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -49,6 +50,11 @@ def messages(language: str) -> dict[str, str]:
     return table
 
 
+def N_(message: str) -> str:  # noqa: N802 - the name gettext tools look for
+    """Mark a text for translation where it is defined; `gettext` translates it where shown."""
+    return message
+
+
 def is_known(message: str) -> bool:
     """Is `message` one of the UI's own texts (every one is in the Malay catalogue)?"""
     return message in messages("ms")
@@ -74,14 +80,80 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 
 
 def translate_message(message: str) -> str:
-    """A service-layer message in the page's language, numbers kept ("at most {n} characters")."""
-    if _language.get() == DEFAULT_LANGUAGE:
+    """A service-layer message in the page's language, numbers kept ("at most {n} characters").
+
+    Looked up with each number as `{n}`; failing that, against the catalogue's shapes: a msgid
+    with a named placeholder, e.g. "must be one of: {values}", matches any text in its place,
+    which is kept as it is in the translation. Several problems joined with "; " (a tag list's)
+    are translated one by one. Anything else stays English.
+    """
+    language = _language.get()
+    if language == DEFAULT_LANGUAGE:
         return message
+    table = messages(language)
+    found = _with_numbers(table, message)
+    if found is not None:
+        return found
+    for shape in _shapes(language):
+        match = shape.pattern.fullmatch(message)
+        if match is not None:
+            return shape.fill(match.groups())
+    if "; " in message:
+        return "; ".join(translate_message(part) for part in message.split("; "))
+    return message
+
+
+def _with_numbers(table: dict[str, str], message: str) -> str | None:
     numbers = _NUMBER.findall(message)
-    translated = gettext(_NUMBER.sub("{n}", message))
+    translated = table.get(_NUMBER.sub("{n}", message))
+    if translated is None:
+        return None
     for number in numbers:
         translated = translated.replace("{n}", number, 1)
     return translated
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """A catalogue message with named placeholders, as a pattern over service messages."""
+
+    pattern: re.Pattern[str]
+    names: tuple[str, ...]
+    translation: str
+
+    def fill(self, values: tuple[str, ...]) -> str:
+        named = {name: value for name, value in zip(self.names, values, strict=True)}
+        numbers = iter(value for name, value in zip(self.names, values, strict=True) if name == "n")
+
+        def replace(found: re.Match[str]) -> str:
+            name = found.group(1)
+            if name == "n":
+                return next(numbers, found.group(0))
+            return named.get(name, found.group(0))
+
+        return _PLACEHOLDER.sub(replace, self.translation)
+
+
+@cache
+def _shapes(language: str) -> list[_Shape]:
+    """The catalogue's messages with a placeholder other than `{n}`, most specific first."""
+    shapes: list[tuple[int, _Shape]] = []
+    for msgid, translated in messages(language).items():
+        names = tuple(_PLACEHOLDER.findall(msgid))
+        if not names or set(names) == {"n"}:
+            continue
+        parts, position = [], 0
+        for found in _PLACEHOLDER.finditer(msgid):
+            parts.append(re.escape(msgid[position : found.start()]))
+            parts.append(r"(\d+)" if found.group(1) == "n" else r"(.+?)")
+            position = found.end()
+        parts.append(re.escape(msgid[position:]))
+        literal = len(_PLACEHOLDER.sub("", msgid))
+        shapes.append((literal, _Shape(re.compile("".join(parts), re.DOTALL), names, translated)))
+    return [shape for _, shape in sorted(shapes, key=lambda item: -item[0])]
 
 
 def negotiate(preferred: str | None, accept_language: str | None) -> str:

@@ -27,7 +27,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from clientbook import __version__
 from clientbook.domain import errors
 from clientbook.domain.timestamps import format_datetime
-from clientbook.web import i18n
+from clientbook.web import i18n, vocabulary
 from clientbook.web.session import (
     ANONYMOUS_CSRF_COOKIE,
     CSRF_FIELD,
@@ -79,6 +79,8 @@ environment.globals.update(
     # A `?notice=` is shown only when it is one of our own messages (never text from a link).
     is_known_notice=i18n.is_known,
     csrf_field=CSRF_FIELD,
+    label_of=vocabulary.label,
+    options_of=vocabulary.options,
     version=__version__,
 )
 environment.filters.update(when=_when, money=_money, urlquote=lambda v: quote(str(v), safe=""))

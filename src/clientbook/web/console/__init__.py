@@ -10,3 +10,15 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
+
+from clientbook.web.console import accounts, audit, duplicates, transfer  # noqa: E402
+from clientbook.web.console import customers, home  # noqa: E402
+
+home.install(router)
+for _area in (customers, transfer, duplicates, audit, accounts):
+    router.include_router(_area.router)
+
+# Keep this one last: its `/customers/{customer_id}` would capture the fixed paths of the others.
+from clientbook.web.console import customer_page  # noqa: E402
+
+router.include_router(customer_page.router)
