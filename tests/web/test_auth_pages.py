@@ -136,3 +136,23 @@ def test_field_errors_keep_their_numbers_in_malay() -> None:
         i18n.set_language("en")
     assert "255" in translated
     assert translated != "must be at most 255 characters"
+
+
+def test_an_invitation_link_sets_the_password_and_signs_in(pages: Pages) -> None:
+    from clientbook.access import SYSTEM
+    from clientbook.services import auth
+    from clientbook.services import users as user_service
+
+    invited = user_service.create_or_invite(pages.db, SYSTEM, {"email": "inv@example.com"})
+    with pages.db.transaction() as conn:
+        token = auth.issue_invitation(conn, SYSTEM, invited["id"]).token
+    page = pages.get(f"/accept?token={token}")
+    assert page.status_code == 200
+    assert "inv@example.com" in page.text
+    weak = pages.post_form("/accept", {"token": token, "password": "short"})
+    assert weak.status_code == 422
+    assert "password" in field_errors(weak.text)
+    done = pages.post_form("/accept", {"token": token, "password": TEST_PASSWORD})
+    assert done.status_code == 303
+    assert "clientbook_session" in done.headers["set-cookie"]
+    assert pages.get(f"/accept?token={token}").status_code == 404

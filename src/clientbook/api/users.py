@@ -21,7 +21,9 @@ from clientbook.api.schemas import (
     query_parameters,
 )
 from clientbook.domain.fields import Field
+from clientbook.domain.timestamps import format_datetime
 from clientbook.domain.users import USER_FIELDS
+from clientbook.services import auth
 from clientbook.services import users as svc
 from clientbook.services.runtime import Database
 
@@ -127,3 +129,39 @@ async def delete_user(user_id: str, request: Request, principal: OptionalPrincip
 
     await run_in_threadpool(work)
     return Response(status_code=204)
+
+
+INVITATION_OUTPUT = object_schema(
+    {
+        "userId": Field("string", required=True),
+        "token": Field("string", required=True),
+        "url": Field("string", required=True),
+        "expiresAt": Field("datetime", required=True),
+    },
+    for_input=False,
+    required=["userId", "token", "url", "expiresAt"],
+)
+
+
+@router.post(
+    "/{user_id}/invitation",
+    status_code=201,
+    responses={201: json_response("The link, shown once", INVITATION_OUTPUT), **ERROR_RESPONSES},
+)
+async def invite_user(user_id: str, request: Request, principal: OptionalPrincipal) -> JSONBytes:
+    """A one-time link with which an invited account sets its password (valid for
+    `INVITATION_DAYS`; a new link replaces the last). 409 for an account that is not invited."""
+    db = _db(request)
+
+    def work() -> auth.IssuedInvitation:
+        with db.transaction() as conn:
+            return auth.issue_invitation(conn, principal, user_id)
+
+    issued = await run_in_threadpool(work)
+    body = {
+        "userId": issued.user_id,
+        "token": issued.token,
+        "url": f"/accept?token={issued.token}",
+        "expiresAt": format_datetime(issued.expires_at),
+    }
+    return JSONBytes(body, status_code=201)

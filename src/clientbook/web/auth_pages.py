@@ -7,6 +7,7 @@ routes only read the form, call `services.auth` and set or clear the session coo
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -19,6 +20,7 @@ from clientbook.domain.enums import LANGUAGES
 from clientbook.services import auth
 from clientbook.services import customers as customer_service
 from clientbook.web.forms import read_form
+from clientbook.web.i18n import N_
 from clientbook.web.session import LANGUAGE_COOKIE, VisitorDep, db_of
 from clientbook.web.templating import PageRoute, redirect, render
 
@@ -97,6 +99,33 @@ async def sign_up(request: Request, visitor: VisitorDep) -> Response:
         context = {"values": values, "errors": exc.fields or {"email": exc.message}}
         return render(request, visitor, "auth/signup.html", context, status_code=409)
     return _signed_in(request, signed, "/?notice=welcome")
+
+
+@router.get("/accept")
+def accept_page(request: Request, visitor: VisitorDep, token: str = "") -> Response:
+    """An invitation link: who it is for, and the form to choose a password."""
+    with db_of(request).read() as conn:
+        account = auth.invited_account(conn, token)
+    context = {"account": account, "token": token, "errors": {}}
+    return render(request, visitor, "auth/accept.html", context)
+
+
+@router.post("/accept")
+async def accept(request: Request, visitor: VisitorDep) -> Response:
+    form = await read_form(request)
+    token = form.get("token", "")
+    origin = origin_of(request)
+    try:
+        signed = await run_in_threadpool(
+            auth.accept_invitation, db_of(request), origin, token, form.get("password") or None
+        )
+    except errors.ValidationFailed as exc:
+        with db_of(request).read() as conn:
+            account = auth.invited_account(conn, token)
+        context = {"account": account, "token": token, "errors": exc.fields}
+        return render(request, visitor, "auth/accept.html", context, status_code=422)
+    notice = quote(N_("Your password is saved: welcome to clientbook!"))
+    return _signed_in(request, signed, f"{home_of(signed)}?notice={notice}")
 
 
 @router.post("/signout")

@@ -20,7 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from clientbook.access import Principal
 from clientbook.api.deps import CSRF_HEADER, origin_of
-from clientbook.domain.errors import DomainError, Unauthenticated
+from clientbook.domain.errors import Unauthenticated
 from clientbook.domain.timestamps import utcnow
 from clientbook.services import auth
 from clientbook.services import customers as customer_service
@@ -31,12 +31,6 @@ ANONYMOUS_CSRF_COOKIE = "clientbook_csrf"
 LANGUAGE_COOKIE = "clientbook_language"
 CSRF_FIELD = "csrf_token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-class CsrfRejected(DomainError):
-    """A page form came without its token (403; the page says to reload and try again)."""
-
-    code = "csrf_failed"
 
 
 @dataclass(frozen=True)
@@ -122,7 +116,7 @@ async def _check_csrf(request: Request, visitor: Visitor) -> None:
     if visitor.authentication is None and not request.cookies.get(ANONYMOUS_CSRF_COOKIE):
         presented = None  # a signed-out form is only good with the cookie it was issued with
     if not presented or not hmac.compare_digest(presented, visitor.csrf_token):
-        raise CsrfRejected("The form has expired: reload the page and try again")
+        raise auth.CsrfFailed("The form has expired: reload the page and try again")
 
 
 def db_of(request: Request) -> Database:
