@@ -32,6 +32,7 @@ ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "browser-admin-password"
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the group marks
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
     for item in items:
@@ -66,13 +67,14 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         "CLIENTBOOK_ADMIN_EMAIL": ADMIN_EMAIL,
         "CLIENTBOOK_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "CLIENTBOOK_LOG_LEVEL": "WARNING",
+        "PYTHONUNBUFFERED": "1",
     }
     command = [str(Path(sys.executable).parent / "clientbook"), "serve", "--host", "127.0.0.1"]
     log = (folder / "server.log").open("wb")
     server = subprocess.Popen([*command, "--port", str(port)], env=env, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # generous: a loaded CI machine starts slowly
         while True:
             try:
                 if httpx.get(base + "/readyz", timeout=1).status_code == 200:
@@ -80,7 +82,11 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             except httpx.TransportError:
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((folder / "server.log").read_text()[-2000:])
+                state = (
+                    f"exited with {server.returncode}" if server.poll() is not None else "no answer"
+                )
+                log_text = (folder / "server.log").read_text()[-2000:]
+                raise RuntimeError(f"clientbook serve did not get ready ({state}):\n{log_text}")
             time.sleep(0.1)
         yield LiveServer(base)
     finally:

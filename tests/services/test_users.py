@@ -287,3 +287,19 @@ def test_two_staff_blocking_each_other_at_once_leave_one_administrator(
     assert outcome == ["conflict"]
     with database.read() as conn:
         assert svc.get_user(conn, first["id"])["status"] == "active"
+
+
+def test_list_staff_is_staff_only_by_name_and_by_status(database: Database) -> None:
+    zed = make_staff(database, name="Zed")
+    amy = make_staff(database, name="amy")
+    make_user(database, name="A customer")
+    blocked = make_staff(database, name="Blocked Bob")
+    with database.transaction() as conn:
+        svc.update_user(conn, as_principal(zed), blocked["id"], {"status": "blocked"})
+    with database.read() as conn:
+        active = svc.list_staff(conn, as_principal(zed))
+        every = svc.list_staff(conn, as_principal(zed), statuses=("active", "blocked"))
+        with pytest.raises(Forbidden):
+            svc.list_staff(conn, as_principal(make_user(database)))
+    assert [u["id"] for u in active] == [amy["id"], zed["id"]]
+    assert [u["id"] for u in every] == [amy["id"], blocked["id"], zed["id"]]

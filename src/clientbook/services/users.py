@@ -120,6 +120,29 @@ def list_users(conn: Connection, principal: Principal | None, *, limit: int = 10
     return [dict(r._mapping) for r in rows]
 
 
+STAFF_LIST_LIMIT = 500
+
+
+def list_staff(
+    conn: Connection, principal: Principal | None, *, statuses: tuple[str, ...] = ("active",)
+) -> list[User]:
+    """Staff accounts by name (who records are assigned to), at most `STAFF_LIST_LIMIT`.
+
+    One (role, status) index range per status, sorted here: staff are few, while sorting the
+    accounts by name in SQL walks every account (seconds with a million customer accounts)."""
+    require_staff(principal)
+    rows: list[User] = []
+    for status in statuses:
+        query = (
+            select(*_READ_COLUMNS)
+            .where(users.c.role == "super_admin", users.c.status == status)
+            .limit(STAFF_LIST_LIMIT)
+        )
+        rows += [dict(r._mapping) for r in conn.execute(query)]
+    rows.sort(key=lambda user: ((user["name"] or user["email"] or "").casefold(), user["id"]))
+    return rows[:STAFF_LIST_LIMIT]
+
+
 def set_role(conn: Connection, principal: Principal | None, user_id: str, role: str) -> User:
     principal = require_staff(principal)
     current = get_user(conn, user_id)

@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from clientbook.web import auth_pages
+from clientbook.web import auth_pages, portal
 from clientbook.web.console import router as console_router
 
 STATIC = Path(__file__).parent / "static"
@@ -22,5 +22,6 @@ def install(app: FastAPI) -> None:
     router = APIRouter(include_in_schema=False)
     router.include_router(auth_pages.router)
     router.include_router(console_router)
+    router.include_router(portal.router)
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -45,12 +45,18 @@ def messages(language: str) -> dict[str, str]:
         with path.open("rb") as handle:
             catalog: Catalog = read_po(handle, locale=language)
         for message in catalog:
-            if message.id and isinstance(message.id, str) and message.string and not message.fuzzy:
+            if not message.id or not message.string or message.fuzzy:
+                continue
+            if isinstance(message.id, str):
                 table[message.id] = str(message.string)
+            else:  # a plural entry: Malay has one form, used for the singular and the plural
+                forms = list(message.string)
+                for index, text in enumerate(message.id):
+                    table[text] = forms[min(index, len(forms) - 1)]
     return table
 
 
-def N_(message: str) -> str:  # noqa: N802 - the name gettext tools look for
+def N_(message: str) -> str:  # the name gettext tools look for
     """Mark a text for translation where it is defined; `gettext` translates it where shown."""
     return message
 

@@ -11,8 +11,14 @@ from fastapi import APIRouter
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
-from clientbook.web.console import accounts, audit, duplicates, transfer  # noqa: E402
-from clientbook.web.console import customers, home  # noqa: E402
+from clientbook.web.console import (  # noqa: E402
+    accounts,
+    audit,
+    customers,
+    duplicates,
+    home,
+    transfer,
+)
 
 home.install(router)
 for _area in (customers, transfer, duplicates, audit, accounts):

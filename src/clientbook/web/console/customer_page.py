@@ -35,14 +35,12 @@ from clientbook.domain.enums import (
 from clientbook.domain.errors import PreconditionFailed, ValidationFailed
 from clientbook.domain.interactions import INTERACTION_FIELDS
 from clientbook.domain.notes import NOTE_FIELDS
-from clientbook.query.fields import USERS
-from clientbook.query.native import parse_list_query
 from clientbook.services import customers as customer_service
 from clientbook.services import interactions as interaction_service
 from clientbook.services import notes as note_service
 from clientbook.services import onboarding
 from clientbook.services.timeline import customer_timeline
-from clientbook.services.users import list_visible_users
+from clientbook.services.users import list_staff
 from clientbook.web.console.staff import StaffDep
 from clientbook.web.forms import read_form, typed
 from clientbook.web.i18n import N_
@@ -99,14 +97,6 @@ def form_values(record: Mapping[str, Any]) -> dict[str, str]:
     return values
 
 
-def _assignees(conn: Connection, principal: Principal) -> list[dict[str, Any]]:
-    """Who a record can be assigned to: active staff accounts."""
-    query = parse_list_query(
-        USERS, [("role", "super_admin"), ("status", "active"), ("sort", "name"), ("limit", "500")]
-    )
-    return list_visible_users(conn, principal, query).rows
-
-
 def _page_context(
     conn: Connection, visitor: Visitor, customer_id: str, cursor: str | None
 ) -> dict[str, Any]:
@@ -125,7 +115,7 @@ def _page_context(
         "record": record,
         "version": row["version"],
         "tags": list(metadata.get("tags") or []),
-        "assignees": _assignees(conn, principal),
+        "assignees": list_staff(conn, principal),
         "timeline": [item.present() for item in timeline.rows],
         "timeline_total": timeline.total,
         "timeline_next": timeline.next_cursor,

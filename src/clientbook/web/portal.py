@@ -1,0 +1,706 @@
+"""The self-service portal at `/` (SPEC §9): a customer's own record, tags, settings, timeline,
+notes and data (export, erase), and their password.
+
+Every rule is the service layer's: these routes read a form, call the same functions as the
+REST API with the visitor's principal, and show the answer — field errors next to the fields,
+typed values kept. The details and settings forms only ever send profile fields (access.py's
+PROFILE_FIELDS); staff-only fields are not in them, so a forged form field is simply not read.
+Staff have the console: a staff member who opens a portal page is sent to `/admin`.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Callable
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from clientbook.access import Principal
+from clientbook.api.auth import clear_session_cookie, set_session_cookie
+from clientbook.domain import errors
+from clientbook.domain.customers import ISO_4217_CODES
+from clientbook.domain.enums import CUSTOMER_TYPES, NOTE_CATEGORIES
+from clientbook.domain.tags import TAGS_FIELD, get_customer_tags
+from clientbook.domain.timestamps import parse_datetime, to_millis, utcnow
+from clientbook.services import auth, gdpr, notes, timeline
+from clientbook.services import customers as customer_service
+from clientbook.services import users as user_service
+from clientbook.web import vocabulary
+from clientbook.web.forms import changes, read_form
+from clientbook.web.i18n import N_
+from clientbook.web.session import LANGUAGE_COOKIE, Visitor, VisitorDep, db_of
+from clientbook.web.templating import PageRoute, redirect, render
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+
+# The "my details" form: the profile fields a customer edits there (settings are their own page).
+DETAIL_FIELDS = (
+    "name", "email", "phone", "company", "jobTitle", "customerType", "industry", "website",
+    "address", "city", "state", "zipCode", "country",
+)  # fmt: skip
+# The texts of the record's own `notes` object (the seed's CustomerNotes) a customer writes.
+NOTE_TEXTS = ("general", "preferences")
+SETTING_FIELDS = ("language", "timezone", "currency")
+NOTE_FORM_FIELDS = ("title", "content", "category")
+PAGE_SIZE = "20"
+
+EVENT_LABELS = {
+    "customer.created": N_("Your record was created"),
+    "customer.updated": N_("Your details were updated"),
+    "customer.status_changed": N_("Status changed"),
+    "customer.assigned": N_("A representative was assigned"),
+    "customer.tagged": N_("Tags changed"),
+    "customer.contacted": N_("Contact recorded"),
+}
+FIELD_LABELS = {
+    "name": N_("Name"),
+    "email": N_("Email"),
+    "phone": N_("Phone"),
+    "company": N_("Company"),
+    "jobTitle": N_("Job title"),
+    "customerType": N_("Customer type"),
+    "industry": N_("Industry"),
+    "website": N_("Website"),
+    "address": N_("Address"),
+    "city": N_("City"),
+    "state": N_("State"),
+    "zipCode": N_("Postcode"),
+    "country": N_("Country"),
+    "language": N_("Language"),
+    "timezone": N_("Time zone"),
+    "currency": N_("Currency"),
+    "metadata": N_("Tags"),
+    "status": N_("Status"),
+}
+LABELS = {
+    "events": EVENT_LABELS,
+    "fields": FIELD_LABELS,
+    "other_event": N_("Your record changed"),
+}
+
+
+@cache
+def time_zones() -> list[str]:
+    return sorted(zoneinfo.available_timezones())
+
+
+CURRENCIES = sorted(ISO_4217_CODES)
+
+
+# --- who is looking, and their record ----------------------------------------------------------
+
+
+def _customer_of(visitor: Visitor) -> Principal | None:
+    """The signed-in customer; None for staff (their home is the console)."""
+    principal = visitor.require()
+    return None if visitor.is_staff else principal
+
+
+def _own_record(request: Request, principal: Principal) -> dict[str, Any] | None:
+    with db_of(request).read() as conn:
+        return customer_service.find_own_customer(conn, principal)
+
+
+def _clock(record: dict[str, Any] | None) -> Callable[[datetime | str | None], str]:
+    """`at(value)`: a timestamp in the customer's own time zone (UTC until they choose one)."""
+    zone_name = (record or {}).get("timezone") or "UTC"
+    try:
+        zone: zoneinfo.ZoneInfo = zoneinfo.ZoneInfo(zone_name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = zoneinfo.ZoneInfo("UTC")
+
+    def at(value: datetime | str | None) -> str:
+        if value is None or value == "":
+            return ""
+        moment = parse_datetime(value) if isinstance(value, str) else to_millis(value)
+        local = moment.astimezone(zone)
+        return f"{local:%Y-%m-%d %H:%M} {local.tzname() or zone_name}"
+
+    return at
+
+
+def _page(
+    request: Request,
+    visitor: Visitor,
+    template: str,
+    record: dict[str, Any] | None,
+    context: dict[str, Any],
+    *,
+    status_code: int = 200,
+) -> Response:
+    """A portal page: every template gets the record, its tags, the labels and the clock."""
+    base = {
+        "record": record,
+        "tags": get_customer_tags(record["metadata"]) if record else [],
+        "labels": LABELS,
+        "at": _clock(record),
+        "tags_of": get_customer_tags,
+    }
+    return render(request, visitor, template, {**base, **context}, status_code=status_code)
+
+
+def _needs_record() -> Response:
+    return redirect("/me/details", notice=N_("Fill in your details first."))
+
+
+# --- home ------------------------------------------------------------------------------------
+
+
+@router.get("/")
+def home(request: Request, visitor: VisitorDep) -> Response:
+    principal = _customer_of(visitor)
+    if principal is None:
+        return redirect("/admin")
+    with db_of(request).read() as conn:
+        record = customer_service.find_own_customer(conn, principal)
+        recent = (
+            timeline.customer_timeline(
+                conn, principal, record["id"], [("limit", "3"), ("total", "false")]
+            ).rows
+            if record is not None
+            else []
+        )
+        account = user_service.get_user(conn, principal.id or "")
+    welcome = request.query_params.get("notice") == "welcome"
+    context = {"nav": "home", "recent": recent, "account": account, "welcome": welcome}
+    return _page(request, visitor, "portal/home.html", record, context)
+
+
+# --- my details and tags ---------------------------------------------------------------------
+
+
+def _details_page(
+    request: Request,
+    visitor: Visitor,
+    record: dict[str, Any] | None,
+    *,
+    values: dict[str, Any] | None = None,
+    field_errors: dict[str, str] | None = None,
+    tag_errors: dict[str, str] | None = None,
+    tag_value: str = "",
+    failure: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    if values is None:
+        if record is not None:
+            values = {name: record.get(name) for name in DETAIL_FIELDS}
+            own_notes = _notes_object(record)
+            for key in NOTE_TEXTS:
+                text = own_notes.get(key)
+                values[f"notes.{key}"] = text if isinstance(text, str) else ""
+            values["version"] = record["version"]
+        else:
+            values = _prefill(request, visitor)
+    context = {
+        "nav": "details",
+        "values": values,
+        "errors": field_errors or {},
+        "tag_errors": tag_errors or {},
+        "tag_value": tag_value,
+        "failure": failure,
+        "customer_types": vocabulary.options(CUSTOMER_TYPES),
+    }
+    return _page(request, visitor, "portal/details.html", record, context, status_code=status_code)
+
+
+def _notes_object(record: dict[str, Any] | None) -> dict[str, Any]:
+    """The record's `notes` attribute as an object ({} when empty or not an object)."""
+    try:
+        value = orjson.loads((record or {}).get("notes") or "{}")
+    except orjson.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _with_note_texts(
+    data: dict[str, Any], form: dict[str, str], current: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The form's `notes.*` texts merged into the record's notes object (its other keys kept)."""
+    if not any(f"notes.{key}" in form for key in NOTE_TEXTS):
+        return data
+    merged = _notes_object(current)
+    for key in NOTE_TEXTS:
+        if f"notes.{key}" in form:
+            text = form[f"notes.{key}"]
+            if text:
+                merged[key] = text
+            else:
+                merged.pop(key, None)
+    return {**data, "notes": merged or None}
+
+
+def _by_form_field(problems: dict[str, str]) -> dict[str, str]:
+    """A problem with the notes object as a whole is shown on its first text area."""
+    shown = dict(problems)
+    if "notes" in shown:
+        shown.setdefault(f"notes.{NOTE_TEXTS[0]}", shown.pop("notes"))
+    return shown
+
+
+def _prefill(request: Request, visitor: Visitor) -> dict[str, Any]:
+    """A first record starts from the account's name and email (the service does the same
+    when they are left out)."""
+    principal = visitor.require()
+    with db_of(request).read() as conn:
+        account = user_service.get_user(conn, principal.id or "")
+    return {"name": account.get("name") or "", "email": account.get("email") or ""}
+
+
+@router.get("/me/details")
+def details_page(request: Request, visitor: VisitorDep) -> Response:
+    principal = _customer_of(visitor)
+    if principal is None:
+        return redirect("/admin")
+    return _details_page(request, visitor, _own_record(request, principal))
+
+
+def _version(form: dict[str, str]) -> int | None:
+    text = form.get("version", "")
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+@router.post("/me/details")
+async def save_details(request: Request, visitor: VisitorDep) -> Response:
+    principal = _customer_of(visitor)
+    if principal is None:
+        return redirect("/admin")
+    form = await read_form(request)
+    data = changes(form, DETAIL_FIELDS)
+    db = db_of(request)
+
+    def work() -> bool:
+        with db.transaction() as conn:
+            current = customer_service.find_own_customer(conn, principal)
+            body = _with_note_texts(data, form, current)
+            if current is None:
+                # Left-out fields take the defaults (and the account's name and email).
+                fresh = {name: value for name, value in body.items() if value is not None}
+                customer_service.create_customer(conn, principal, fresh)
+                return True
+            customer_service.update_customer(
+                conn, principal, current["id"], body, expected_version=_version(form)
+            )
+            return False
+
+    try:
+        created = await run_in_threadpool(work)
+    except (errors.ValidationFailed, errors.Conflict) as exc:
+        status = 422 if isinstance(exc, errors.ValidationFailed) else 409
+        record = await run_in_threadpool(_own_record, request, principal)
+        fields = _by_form_field(exc.fields or {"email": exc.message})
+        return _details_page(
+            request, visitor, record, values=form, field_errors=fields, status_code=status
+        )
+    except errors.PreconditionFailed:
+        # Changed in another tab meanwhile: keep what was typed, against the latest version.
+        record = await run_in_threadpool(_own_record, request, principal)
+        values = {**form, "version": record["version"] if record else ""}
+        failure = N_("Your record was changed elsewhere meanwhile. Check the form and save again.")
+        return _details_page(
+            request, visitor, record, values=values, failure=failure, status_code=409
+        )
+    return redirect("/" if created else "/me/details", notice=N_("Your details have been saved."))
+
+
+def _split_tags(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+@router.post("/me/tags")
+async def add_tags(request: Request, visitor: VisitorDep) -> Response:
+    """Add the comma-separated tags typed (the service de-duplicates and checks them)."""
+    principal = _customer_of(visitor)
+    if principal is None:
+        return redirect("/admin")
+    form = await read_form(request)
+    typed = form.get("tags", "")
+    db = db_of(request)
+
+    def work() -> dict[str, Any] | None:
+        with db.transaction() as conn:
+            record = customer_service.find_own_customer(conn, principal)
+            if record is None:
+                return None
+            current = get_customer_tags(record["metadata"])
+            customer_service.set_tags(
+                conn, principal, record["id"], [*current, *_split_tags(typed)]
+            )
+            return record
+
+    try:
+        record = await run_in_threadpool(work)
+    except errors.ValidationFailed as exc:
+        record = await run_in_threadpool(_own_record, request, principal)
+        tag_errors = {"tags": exc.fields.get(TAGS_FIELD) or exc.message}
+        return _details_page(
+            request, visitor, record, tag_errors=tag_errors, tag_value=typed, status_code=422
+        )
+    if record is None:
+        return _needs_record()
+    return redirect("/me/details", notice=N_("Your tags have been saved."))
+
+
+@router.post("/me/tags/remove")
+async def remove_tag(request: Request, visitor: VisitorDep) -> Response:
+    principal = _customer_of(visitor)
+    if principal is None:
+        return redirect("/admin")
+    form = await read_form(request)
+    db = db_of(request)
+
+    def work() -> bool:
+        with db.transaction() as conn:
+            record = customer_service.find_own_customer(conn, principal)
+            if record is None:
+                return False
+            customer_service.remove_tag(conn, principal, record["id"], form.get("tag", ""))
+            return True
+
+    if not await run_in_threadpool(work):
+        return _needs_record()
+    return redirect("/me/details", notice=N_("Your tags have been saved."))
+
+
+# --- timeline --------------------------------------------------------------------------------
+
+
+def _paging(request: Request) -> list[tuple[str, str]]:
+    params = [("limit", PAGE_SIZE)]
+    cursor = request.query_params.get("cursor")
+    if cursor:
+        params.append(("cursor", cursor))
+    return params
+
+
+@router.get("/me/timeline")
+def timeline_page(request: Request, visitor: VisitorDep) -> Response:
+    principal = _customer_of(visitor)
+    if principal is None:
+        return redirect("/admin")
+    with db_of(request).read() as conn:
+        record = customer_service.find_own_customer(conn, principal)
+        if record is None:
+            return _needs_record()
+        found = timeline.customer_timeline(conn, principal, record["id"], _paging(request))
+    context = {
+        "nav": "timeline",
+        "items": found.rows,
+        "total": found.total,
+        "next_cursor": found.next_cursor,
+        "first": "cursor" not in request.query_params,
+    }
+    return _page(request, visitor, "portal/timeline.html", record, context)
+
+
+# --- notes -----------------------------------------------------------------------------------
+
+
+def _note_data(form: dict[str, str]) -> dict[str, Any]:
+    """A note as a customer writes it: always shared (the service's default)."""
+    data = changes(form, NOTE_FORM_FIELDS)
+    data["isPinned"] = form.get("isPinned") == "on"
+    return data
+
+
+def _notes_page(
+    request: Request,
+    visitor: Visitor,
+    principal: Principal,
+    *,
+    values: dict[str, Any] | None = None,
+    field_errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    with db_of(request).read() as conn:
+        record = customer_service.find_own_customer(conn, principal)
+        if record is None:
+            return _needs_record()
+        found = timeline.list_notes(conn, principal, record["id"], _paging(request))
+    context = {
+        "nav": "notes",
+        "notes": found.rows,
+        "total": found.total,
+        "next_cursor": found.next_cursor,
+        "first": "cursor" not in request.query_params,
+        "me": principal.id,
+        "values": values or {"category": "general"},
+        "errors": field_errors or {},
+        "categories": vocabulary.options(NOTE_CATEGORIES),
+    }
+    return _page(request, visitor, "portal/notes.html", record, context, status_code=status_code)
+
+
+@router.get("/me/notes")
+def notes_page(request: Request, visitor: VisitorDep) -> Response:
+    principal = _customer_of(visitor)
+    if principal is None:
+        return redirect("/admin")
+    return _notes_page(request, visitor, principal)
+
+
+@router.post("/me/notes")
+async def add_note(request: Request, visitor: VisitorDep) -> Response:
+    principal = _customer_of(visitor)
+    if principal is None:
+        return redirect("/admin")
+    form = await read_form(request)
+    db = db_of(request)
+
+    def work() -> bool:
+        with db.transaction() as conn:
+            record = customer_service.find_own_customer(conn, principal)
+            if record is None:
+                return False
+            notes.add_note(conn, principal, record["id"], _note_data(form))
+            return True
+
+    try:
+        added = await run_in_threadpool(work)
+    except errors.ValidationFailed as exc:
+        problems = exc.fields
+        return await run_in_threadpool(
+            lambda: _notes_page(
+                request, visitor, principal, values=form, field_errors=problems, status_code=422
+            )
+        )
+    if not added:
+        return _needs_record()
+    return redirect("/me/notes", notice=N_("Your note has been added."))
+
+
+def _edit_page(
+    request: Request,
+    visitor: Visitor,
+    note: dict[str, Any],
+    values: dict[str, Any],
+    field_errors: dict[str, str],
+    *,
+    status_code: int = 200,
+) -> Response:
+    record = _own_record(request, visitor.require())
+    context = {
+        "nav": "notes",
+        "note": note,
+        "values": values,
+        "errors": field_errors,
+        "categories": vocabulary.options(NOTE_CATEGORIES),
+    }
+    return _page(
+        request, visitor, "portal/note_edit.html", record, context, status_code=status_code
+    )
+
+
+@router.get("/me/notes/{note_id}/edit")
+def edit_note_page(note_id: str, request: Request, visitor: VisitorDep) -> Response:
+    principal = _customer_of(visitor)
+    if principal is None:
+        return redirect("/admin")
+    with db_of(request).read() as conn:
+        note = notes.get_note(conn, principal, note_id)
+    values = {name: note[name] for name in (*NOTE_FORM_FIELDS, "isPinned")}
+    return _edit_page(request, visitor, note, values, {})
+
+
+@router.post("/me/notes/{note_id}")
+async def update_note(note_id: str, request: Request, visitor: VisitorDep) -> Response:
+    principal = _customer_of(visitor)
+    if principal is None:
+        return redirect("/admin")
+    form = await read_form(request)
+    db = db_of(request)
+
+    def work() -> None:
+        with db.transaction() as conn:
+            notes.update_note(conn, principal, note_id, _note_data(form))
+
+    try:
+        await run_in_threadpool(work)
+    except errors.ValidationFailed as exc:
+        problems = exc.fields
+
+        def again() -> Response:
+            with db.read() as conn:
+                note = notes.get_note(conn, principal, note_id)
+            values = {**form, "isPinned": form.get("isPinned") == "on"}
+            return _edit_page(request, visitor, note, values, problems, status_code=422)
+
+        return await run_in_threadpool(again)
+    return redirect("/me/notes", notice=N_("Your note has been saved."))
+
+
+@router.post("/me/notes/{note_id}/delete")
+async def delete_note(note_id: str, request: Request, visitor: VisitorDep) -> Response:
+    principal = _customer_of(visitor)
+    if principal is None:
+        return redirect("/admin")
+    db = db_of(request)
+
+    def work() -> None:
+        with db.transaction() as conn:
+            notes.delete_note(conn, principal, note_id)
+
+    await run_in_threadpool(work)
+    return redirect("/me/notes", notice=N_("Your note has been deleted."))
+
+
+# --- settings and password -------------------------------------------------------------------
+
+
+def _settings_page(
+    request: Request,
+    visitor: Visitor,
+    record: dict[str, Any] | None,
+    *,
+    values: dict[str, Any] | None = None,
+    field_errors: dict[str, str] | None = None,
+    password_errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    if values is None:
+        values = {name: (record or {}).get(name) for name in SETTING_FIELDS}
+    context = {
+        "nav": "settings",
+        "values": values,
+        "errors": field_errors or {},
+        "password_errors": password_errors or {},
+        "time_zones": [(zone, zone) for zone in time_zones()],
+        "currencies": [(code, code) for code in CURRENCIES],
+    }
+    return _page(request, visitor, "portal/settings.html", record, context, status_code=status_code)
+
+
+@router.get("/me/settings")
+def settings_page(request: Request, visitor: VisitorDep) -> Response:
+    principal = _customer_of(visitor)
+    if principal is None:
+        return redirect("/admin")
+    return _settings_page(request, visitor, _own_record(request, principal))
+
+
+@router.post("/me/settings")
+async def save_settings(request: Request, visitor: VisitorDep) -> Response:
+    """Language, time zone and currency; the next page is shown in the language chosen."""
+    principal = _customer_of(visitor)
+    if principal is None:
+        return redirect("/admin")
+    form = await read_form(request)
+    data = changes(form, SETTING_FIELDS)
+    db = db_of(request)
+
+    def work() -> dict[str, Any] | None:
+        with db.transaction() as conn:
+            record = customer_service.find_own_customer(conn, principal)
+            if record is None:
+                return None
+            return customer_service.update_customer(conn, principal, record["id"], data)
+
+    try:
+        saved = await run_in_threadpool(work)
+    except errors.ValidationFailed as exc:
+        record = await run_in_threadpool(_own_record, request, principal)
+        return _settings_page(
+            request, visitor, record, values=form, field_errors=exc.fields, status_code=422
+        )
+    if saved is None:
+        return _needs_record()
+    response = redirect("/me/settings", notice=N_("Your settings have been saved."))
+    if saved.get("language"):
+        # Pages shown before sign-in (and after sign-out) keep the choice too.
+        response.set_cookie(
+            LANGUAGE_COOKIE, saved["language"], max_age=365 * 86400, samesite="lax", path="/"
+        )
+    return response
+
+
+@router.post("/me/password")
+async def change_password(request: Request, visitor: VisitorDep) -> Response:
+    """A new password ends every other session; this browser gets a fresh one."""
+    principal = _customer_of(visitor)
+    if principal is None or visitor.authentication is None:
+        return redirect("/admin")
+    form = await read_form(request)
+    authentication = visitor.authentication
+    try:
+        signed = await run_in_threadpool(
+            auth.change_password,
+            db_of(request),
+            authentication,
+            form.get("currentPassword", "")[:1024],
+            form.get("newPassword", "")[:1024],
+        )
+    except errors.ValidationFailed as exc:
+        record = await run_in_threadpool(_own_record, request, principal)
+        return _settings_page(request, visitor, record, password_errors=exc.fields, status_code=422)
+    response = redirect("/me/settings", notice=N_("Your password has been changed."))
+    set_session_cookie(request, response, signed.session)
+    return response
+
+
+# --- my data: export and erase ---------------------------------------------------------------
+
+
+def _data_page(
+    request: Request,
+    visitor: Visitor,
+    principal: Principal,
+    *,
+    field_errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    record = _own_record(request, principal)
+    context = {"nav": "data", "errors": field_errors or {}}
+    return _page(request, visitor, "portal/data.html", record, context, status_code=status_code)
+
+
+@router.get("/me/data")
+def data_page(request: Request, visitor: VisitorDep) -> Response:
+    principal = _customer_of(visitor)
+    if principal is None:
+        return redirect("/admin")
+    return _data_page(request, visitor, principal)
+
+
+@router.get("/me/data/export")
+def export_data(request: Request, visitor: VisitorDep) -> Response:
+    """Everything held about the visitor, as a JSON download (the API's /api/me/export)."""
+    principal = _customer_of(visitor)
+    if principal is None:
+        return redirect("/admin")
+    with db_of(request).read() as conn:
+        document = gdpr.export_my_data(conn, principal)
+    name = f"clientbook-my-data-{utcnow():%Y-%m-%d}.json"
+    return Response(
+        orjson.dumps(document, option=orjson.OPT_INDENT_2),
+        media_type="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.post("/me/data/erase")
+async def erase_data(request: Request, visitor: VisitorDep) -> Response:
+    """Erase the record and the account once the password is confirmed; then signed out."""
+    principal = _customer_of(visitor)
+    if principal is None:
+        return redirect("/admin")
+    form = await read_form(request)
+    password = form.get("password", "")[:1024]
+    try:
+        await run_in_threadpool(gdpr.erase_me, db_of(request), principal, password)
+    except errors.ValidationFailed as exc:
+        problems = exc.fields
+        return await run_in_threadpool(
+            lambda: _data_page(request, visitor, principal, field_errors=problems, status_code=422)
+        )
+    response = redirect("/signin", notice=N_("Your data has been erased."))
+    clear_session_cookie(request, response)
+    return response
