@@ -446,3 +446,21 @@ def test_the_pages_speak_malay(staff_pages: Pages) -> None:
     checked = follow(staff_pages, upload(staff_pages, CSV_WITH_A_BAD_ROW, action="check"))
     assert "1 baris mempunyai ralat" in checked.text
     assert "Tiada apa-apa ditulis" in checked.text
+
+
+def test_an_invited_account_gets_an_invitation_link_that_works(pages: Pages) -> None:
+    import re
+
+    from clientbook.access import SYSTEM
+    from clientbook.services import users as user_service
+    from tests.factories import TEST_PASSWORD, make_staff
+
+    pages.sign_in(make_staff(pages.db))
+    invited = user_service.create_or_invite(pages.db, SYSTEM, {"email": "later@example.com"})
+    response = pages.post_form(f"/admin/users/{invited['id']}/invitation", {})
+    assert response.status_code == 200
+    token = re.search(r"/accept\?token=([\w-]+)", response.text).group(1)  # type: ignore[union-attr]
+    pages.sign_out()
+    pages.csrf = None
+    accepted = pages.post_form("/accept", {"token": token, "password": TEST_PASSWORD})
+    assert accepted.status_code == 303

@@ -122,6 +122,7 @@ def _user_page(
     values: dict[str, Any] | None = None,
     form_errors: dict[str, str] | None = None,
     failure: str | None = None,
+    invitation_url: str | None = None,
     status_code: int = 200,
 ) -> Response:
     principal = visitor.require()
@@ -138,6 +139,7 @@ def _user_page(
         "failure": failure,
         "roles": USER_ROLES,
         "is_me": principal.user_id == user_id,
+        "invitation_url": invitation_url,
     }
     return render(request, visitor, "console/users_edit.html", context, status_code=status_code)
 
@@ -174,6 +176,19 @@ async def update_user(request: Request, visitor: StaffDep, user_id: str) -> Resp
             )
         )
     return redirect(f"/admin/users/{user_id}", notice="Changes saved")
+
+
+@router.post("/users/{user_id}/invitation")
+def invite_user(request: Request, visitor: StaffDep, user_id: str) -> Response:
+    """A one-time link for an invited account, shown on this answer only (never in a URL)."""
+    principal = visitor.require()
+    try:
+        with db_of(request).transaction() as conn:
+            issued = auth.issue_invitation(conn, principal, user_id)
+    except errors.Conflict as exc:
+        return _user_page(request, visitor, user_id, failure=exc.message, status_code=409)
+    url = f"{str(request.base_url).rstrip('/')}/accept?token={issued.token}"
+    return _user_page(request, visitor, user_id, invitation_url=url)
 
 
 @router.post("/users/{user_id}/delete")
