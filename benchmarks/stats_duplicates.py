@@ -3,13 +3,20 @@
     .venv/bin/python benchmarks/stats_duplicates.py                      # build ./data/bench-1m
     .venv/bin/python benchmarks/stats_duplicates.py --database PATH      # reuse (or build) PATH
     .venv/bin/python benchmarks/stats_duplicates.py --customers 200000 --runs 30
+    .venv/bin/python benchmarks/stats_duplicates.py --stats-only --postgres postgresql://...
 
 The database is built once with `clientbook demo --customers N` when that command exists, and
 otherwise with the synthetic loader below (realistic spreads of status, type, source, owner,
 country, revenue, follow-ups and creation dates over three years, and about 1% of records that
 duplicate another by email variant, phone or reordered name within a company). The timings go
 through the service layer, then through HTTP (FastAPI TestClient with an API key), each warmed
-up once and then run `--runs` times.
+up once and then run `--runs` times. A database built before migration 0002 is upgraded first
+(the counters backfilled; the time is printed).
+
+`--postgres URL` copies the SQLite database's users, customers and tags into the schema
+`bench_stats` of that server (once: reused while it holds as many customers), migrated and
+vacuumed as autovacuum would leave it, and times the same calls there. `--stats-only` skips
+the duplicates.
 """
 
 from __future__ import annotations
@@ -28,13 +35,13 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import event
+from sqlalchemy import create_engine, event, text
 
 from clientbook.access import SYSTEM
 from clientbook.app import create_app
 from clientbook.config import Settings
 from clientbook.db import migrate
-from clientbook.db.engine import Database
+from clientbook.db.engine import Database, normalise_url
 from clientbook.domain.customers import derive_customer_columns
 from clientbook.domain.enums import CUSTOMER_SOURCES, CUSTOMER_STATUSES, CUSTOMER_TYPES
 from clientbook.domain.fields import dump_json
@@ -212,6 +219,70 @@ def ensure_database(path: Path, customers: int) -> None:
     print(f"built in {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
 
+def upgrade_if_needed(db: Database) -> None:
+    """Bring a database built by an older schema to the head (0002 backfills its counters)."""
+    if migrate.is_current(db):
+        return
+    started = time.perf_counter()
+    migrate.upgrade(db)
+    print(f"upgraded to {migrate.head_revision()} in {time.perf_counter() - started:.1f} s")
+
+
+PG_SCHEMA = "bench_stats"
+PG_TABLES = ("users", "customers", "customer_tags")
+
+
+def postgres_copy(sqlite_path: Path, url: str) -> Database:
+    """The SQLite database's rows in schema `PG_SCHEMA` of `url`, migrated (reused when it holds
+    as many customers), then VACUUM ANALYZE: what autovacuum does to a table after a load."""
+    with sqlite3.connect(f"file:{sqlite_path}?mode=ro", uri=True) as source:
+        expected = source.execute("SELECT count(*) FROM customers").fetchone()[0]
+    separator = "&" if "?" in url else "?"
+    db = Database(Settings(database_url=f"{url}{separator}options=-csearch_path%3D{PG_SCHEMA}"))
+    admin = create_engine(normalise_url(url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        present = conn.execute(
+            text("SELECT to_regclass(:t) IS NOT NULL"), {"t": f"{PG_SCHEMA}.customers"}
+        ).scalar_one()
+        count = f"SELECT count(*) FROM {PG_SCHEMA}.customers"
+        if present and conn.execute(text(count)).scalar_one() == expected:
+            admin.dispose()
+            upgrade_if_needed(db)
+            return db
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE'))
+        conn.execute(text(f'CREATE SCHEMA "{PG_SCHEMA}"'))
+    # The rows go in under the first schema, then the upgrade backfills the counters: the
+    # path an existing installation takes.
+    migrate.upgrade(db, "0001")
+    started = time.perf_counter()
+    with (
+        sqlite3.connect(f"file:{sqlite_path}?mode=ro", uri=True) as source,
+        db.transaction() as conn,
+    ):
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        for table in PG_TABLES:
+            cursor = source.execute(f"SELECT * FROM {table}")
+            names = ", ".join(f'"{d[0]}"' for d in cursor.description)
+            with raw.cursor().copy(f"COPY {table} ({names}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+                for row in cursor:
+                    copy.write_row(row)
+        for table in ("users", "customers"):  # the sequences after rows copied with their seq
+            conn.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'seq'), "
+                    f"(SELECT max(seq) FROM {table}))"
+                )
+            )
+    print(f"copied into PostgreSQL in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    upgrade_if_needed(db)
+    with admin.connect() as conn:
+        for table in (*PG_TABLES, "customer_counts"):
+            conn.execute(text(f"VACUUM ANALYZE {PG_SCHEMA}.{table}"))
+    admin.dispose()
+    return db
+
+
 # --- timing ----------------------------------------------------------------------------------
 
 
@@ -244,7 +315,7 @@ def _use_mmap(db: Database, megabytes: int) -> None:
         dbapi_conn.execute(f"PRAGMA mmap_size={megabytes * 1024 * 1024}")
 
 
-def run_service(db: Database, runs: int) -> None:
+def run_service(db: Database, runs: int, *, stats_only: bool = False) -> None:
     def read(work: Callable[[Any], Any]) -> Callable[[], Any]:
         def call() -> Any:
             with db.read() as conn:
@@ -253,6 +324,8 @@ def run_service(db: Database, runs: int) -> None:
         return call
 
     measure("service  customer_stats", read(lambda c: stats.customer_stats(c, SYSTEM)), runs)
+    if stats_only:
+        return
     first = read(lambda c: duplicates.find_duplicates(c, SYSTEM))
     measure("service  find_duplicates, first page (25 groups)", first, runs)
     for reason in duplicates.REASONS:
@@ -274,7 +347,7 @@ def walk_duplicates(db: Database) -> None:
     print(f"service  every duplicates page: {groups:,} groups in {pages} pages, {took:,.0f} ms")
 
 
-def run_http(db: Database, runs: int) -> None:
+def run_http(db: Database, runs: int, *, stats_only: bool = False) -> None:
     with db.transaction() as conn:
         key = auth.create_api_key(conn, SYSTEM, name="benchmark").secret
     headers = {"X-API-Key": key}
@@ -289,6 +362,8 @@ def run_http(db: Database, runs: int) -> None:
             return call
 
         measure("http     GET /api/customers/stats", get("/api/customers/stats"), runs)
+        if stats_only:
+            return
         measure("http     GET /api/customers/duplicates", get("/api/customers/duplicates"), runs)
 
 
@@ -298,19 +373,26 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--mmap-mb", type=int, default=0, help="experiment: PRAGMA mmap_size")
+    parser.add_argument("--postgres", help="time a copy of the database on this PostgreSQL URL")
+    parser.add_argument("--stats-only", action="store_true", help="skip the duplicates")
     args = parser.parse_args()
     ensure_database(args.database, args.customers)
     db = Database(Settings(database_url=f"sqlite:///{args.database.resolve()}"))
+    upgrade_if_needed(db)
+    if args.postgres:
+        db.dispose()
+        db = postgres_copy(args.database.resolve(), args.postgres)
     if args.mmap_mb:
         _use_mmap(db, args.mmap_mb)
     with db.read() as conn:
         total = conn.exec_driver_sql("SELECT count(*) FROM customers").scalar_one()
     machine = f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    backend = "PostgreSQL (a copy)" if args.postgres else f"SQLite {sqlite3.sqlite_version}"
     print(f"{total:,} customers in {args.database}; {args.runs} runs each; {machine}; "
-          f"SQLite {sqlite3.sqlite_version}; mmap {args.mmap_mb} MiB")  # fmt: skip
+          f"{backend}; mmap {args.mmap_mb} MiB")  # fmt: skip
     try:
-        run_service(db, args.runs)
-        run_http(db, args.runs)
+        run_service(db, args.runs, stats_only=args.stats_only)
+        run_http(db, args.runs, stats_only=args.stats_only)
     finally:
         db.dispose()
 

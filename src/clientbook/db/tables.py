@@ -164,6 +164,22 @@ customer_tags = Table(
     Index("ix_customer_tags_tagKey", "tagKey", "customerId"),
 )
 
+# Kept by triggers on `customers` (migration 0002), never written by the application: how many
+# customers have each `value` of a `dimension` (status, customerType, source, assignedTo and
+# country, nulls not stored; createdDay and followUpDay, UTC days as 'YYYY-MM-DD'), and the
+# `total` row (value '') with the revenue sum and how many customers have revenue (`earning`).
+# On PostgreSQL rows are signed deltas, several per key until the triggers compact them, so a
+# reader always sums per key.
+customer_counts = Table(
+    "customer_counts",
+    metadata,
+    Column("dimension", String(20), nullable=False),
+    Column("value", String(100), nullable=False),
+    Column("count", BigInteger, nullable=False, server_default="0"),
+    Column("revenue", Float, nullable=False, server_default="0"),
+    Column("earning", BigInteger, nullable=False, server_default="0"),
+)
+
 customer_interactions = _check_lengths(
     Table(
         "customer_interactions",
@@ -267,6 +283,19 @@ api_keys = _check_lengths(
         Column("revokedAt", Timestamp, nullable=True),
         _user_ref("createdBy", on_delete="SET NULL"),
     )
+)
+
+# One-time links that let an invited account set its password (only the hash is kept).
+invitations = Table(
+    "invitations",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("userId", String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("tokenHash", String(64), nullable=False, unique=True),
+    Column("createdAt", Timestamp, nullable=False),
+    Column("expiresAt", Timestamp, nullable=False),
+    _user_ref("createdBy", on_delete="SET NULL"),
+    Index("ix_invitations_userId", "userId"),
 )
 
 login_throttle = Table(
