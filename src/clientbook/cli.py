@@ -31,9 +31,12 @@ from rich.text import Text
 from clientbook.access import SYSTEM
 from clientbook.config import Settings
 from clientbook.domain import errors
+from clientbook.observability.logs import logging_config
 from clientbook.services import auth as auth_service
+from clientbook.services import backup as backup_service
 from clientbook.services import demo as demo_service
 from clientbook.services import exports as export_service
+from clientbook.services import upkeep as upkeep_service
 from clientbook.services import users as user_service
 from clientbook.services.imports import ImportOptions, ImportReport, open_source, run_import
 from clientbook.services.passwords import hash_password
@@ -50,6 +53,7 @@ app.add_typer(apikeys_app, name="apikeys")
 console = Console()
 err_console = Console(stderr=True)
 T = TypeVar("T")
+WORKER_HEALTHCHECK_SECONDS = 60
 
 EXIT_CODES: dict[type[errors.DomainError], int] = {
     errors.ValidationFailed: 2,
@@ -116,16 +120,19 @@ def serve(
             "or PostgreSQL (CLIENTBOOK_DATABASE_URL) for several workers"
         )
         raise typer.Exit(2)
+    with domain_errors():
+        upkeep_service.check_settings(settings)
     db = open_database(settings)
     upgrade_schema(db)
     created = bootstrap_admin(db)
     db.dispose()
     if created:
         email, password = created
+        address = f"http://{host or settings.host}:{port or settings.port}/admin"
         console.print(
-            f"Created the first super_admin. Sign in (POST /api/auth/login) as "
-            f"[bold]{email}[/bold] "
-            f"with password [bold]{password}[/bold] (shown once)."
+            f"Created the first super_admin. Sign in at {address} as [bold]{email}[/bold] "
+            f"with password [bold]{password}[/bold] (shown once).",
+            soft_wrap=True,
         )
     uvicorn.run(
         "clientbook.app:create_app",
@@ -133,7 +140,15 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,
+        # A spawned worker answers the supervisor's ping only once a fresh interpreter has
+        # imported uvicorn: on a busy machine that exceeds uvicorn's 5 s, and every worker
+        # would be killed as hung and restarted, over and over.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         log_level=settings.log_level.lower(),
+        # JSON lines; our request line replaces uvicorn's access log (docs/observability.md).
+        log_config=logging_config(settings.log_level),
+        access_log=False,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
         proxy_headers=True,
     )
 
@@ -205,6 +220,31 @@ def users_set_role(
 
     changed = _with_db(change)
     console.print(f"{changed['email']} is now {changed['role']}.")
+
+
+@users_app.command("invite")
+def users_invite(
+    email: Annotated[str, typer.Argument(help="Email of the account to invite.")],
+    name: Annotated[str, typer.Option(help="Display name of a new account.")] = "",
+    base_url: Annotated[
+        str, typer.Option(help="Where people reach clientbook, to print a whole link.")
+    ] = "http://127.0.0.1:8000",
+) -> None:
+    """Invite an account (created if new, status invited) and print its one-time link."""
+
+    def invite(db: Database) -> auth_service.IssuedInvitation:
+        with db.read() as conn:
+            found = user_service.find_user_by_email(conn, email)
+        user = found or user_service.create_or_invite(db, SYSTEM, {"email": email, "name": name})
+        with db.transaction() as conn:
+            return auth_service.issue_invitation(conn, SYSTEM, user["id"])
+
+    issued = _with_db(invite)
+    console.print(
+        f"Invitation link for {email} (valid until {_when(issued.expires_at)}, shown once):\n"
+        f"{base_url.rstrip('/')}/accept?token={issued.token}",
+        soft_wrap=True,
+    )
 
 
 def _when(value: Any) -> str:
@@ -412,6 +452,65 @@ def demo(
         f"({counts.staff} new staff) in {seconds:.1f} s: {counts.customers / seconds:,.0f} "
         "customers/s."
     )
+
+
+# --- backup and restore (issue 9) -------------------------------------------------------------
+
+
+def _print_backup(report: backup_service.BackupReport, verb: str) -> None:
+    table = Table("table", "rows")
+    for name, rows in sorted(report.counts.items()):
+        table.add_row(name, f"{rows:,}")
+    console.print(f"{verb} {report.path} ({report.database}).")
+    console.print(table)
+    console.print(
+        f"{report.size_bytes / 1024 / 1024:,.1f} MiB in {report.seconds:.1f} s; schema revision "
+        f"{report.revision or 'unknown'}; checked: {', '.join(report.checks)}."
+    )
+
+
+@app.command()
+def backup(
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            help="File to write (default: clientbook-<UTC time>.sqlite3 or .dump in "
+            "--dir, CLIENTBOOK_BACKUP_DIR or the current directory)."
+        ),
+    ] = None,
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="Directory for a default-named backup.")
+    ] = None,
+    keep: Annotated[
+        int | None,
+        typer.Option(min=1, help="Then delete all but the newest N backups in that directory."),
+    ] = None,
+) -> None:
+    """Back up the database while the server runs (SQLite online backup, or pg_dump), then check
+    the copy and print its row counts."""
+    settings = Settings.from_env()
+    folder = directory or settings.backup_dir or Path.cwd()
+    target = output or folder / backup_service.default_filename(settings)
+    with domain_errors():
+        report = backup_service.create_backup(settings, target)
+        _print_backup(report, "Backed up to")
+        if keep is not None:
+            for old in backup_service.prune_backups(target.parent, keep):
+                console.print(f"Deleted old backup {old.name}.")
+
+
+@app.command()
+def restore(
+    file: Annotated[Path, typer.Argument(help="A file written by `clientbook backup`.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a database that holds rows.")
+    ] = False,
+) -> None:
+    """Restore a backup into an empty database (stop the server first), checking it before and
+    after."""
+    with domain_errors():
+        report = backup_service.restore_backup(Settings.from_env(), file, force=force)
+    _print_backup(report, "Restored")
 
 
 def main() -> None:

@@ -25,12 +25,40 @@ SETTINGS: dict[str, str] = {
     "CLIENTBOOK_APPWRITE_PROJECT_ID": "project id the /v1 face answers to (default clientbook)",
     "CLIENTBOOK_APPWRITE_DATABASE_ID": "database id of the /v1 face (default console-db)",
     "CLIENTBOOK_LOG_LEVEL": "log level (default INFO)",
+    "CLIENTBOOK_METRICS_TOKEN": "bearer token /metrics requires; unset: /metrics answers "
+    "loopback clients only",
+    "CLIENTBOOK_MAX_BODY_KB": "largest JSON or form request body in KiB (default 1024; 413 above)",
+    "CLIENTBOOK_RATE_LIMIT_PER_CREDENTIAL": "requests per minute per API key or session, per "
+    "process (default 0: off)",
+    "CLIENTBOOK_RATE_LIMIT_PER_ADDRESS": "requests per minute per client address, per process "
+    "(default 0: off)",
+    "CLIENTBOOK_SHUTDOWN_GRACE_SECONDS": "seconds a stopping server gives in-flight requests, "
+    "then running imports, to finish (default 20)",
+    "CLIENTBOOK_BACKUP_DIR": "directory of scheduled backups and of `clientbook backup`'s "
+    "default-named files",
+    "CLIENTBOOK_BACKUP_INTERVAL": "time between scheduled backups made by `serve`: 3600, 90s, "
+    "30m, 6h, 1d (default off)",
+    "CLIENTBOOK_BACKUP_KEEP": "scheduled backups kept in CLIENTBOOK_BACKUP_DIR (default 7)",
 }
 
 
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return int(raw) if raw else default
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_interval(name: str, raw: str | None) -> int | None:
+    """Seconds from `3600`, `90s`, `30m`, `6h` or `1d`; None when unset, empty, 0 or `off`."""
+    text = (raw or "").strip().lower()
+    if text in ("", "0", "off"):
+        return None
+    number, unit = (text[:-1], text[-1]) if text[-1] in _UNITS else (text, "s")
+    if not number.isdigit() or int(number) == 0:
+        raise ValueError(f"{name} must be a number of seconds or like 30m, 6h, 1d (got {raw!r})")
+    return int(number) * _UNITS[unit]
 
 
 @dataclass(frozen=True)
@@ -49,6 +77,14 @@ class Settings:
     appwrite_project_id: str = "clientbook"
     appwrite_database_id: str = "console-db"
     log_level: str = "INFO"
+    metrics_token: str | None = None
+    max_body_bytes: int = 1024 * 1024
+    rate_limit_per_credential: int = 0
+    rate_limit_per_address: int = 0
+    shutdown_grace_seconds: int = 20
+    backup_dir: Path | None = None
+    backup_interval_seconds: int | None = None
+    backup_keep: int = 7
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -73,6 +109,20 @@ class Settings:
             appwrite_project_id=env.get("CLIENTBOOK_APPWRITE_PROJECT_ID", "clientbook"),
             appwrite_database_id=env.get("CLIENTBOOK_APPWRITE_DATABASE_ID", "console-db"),
             log_level=env.get("CLIENTBOOK_LOG_LEVEL", "INFO").upper(),
+            metrics_token=env.get("CLIENTBOOK_METRICS_TOKEN") or None,
+            max_body_bytes=_int("CLIENTBOOK_MAX_BODY_KB", 1024) * 1024,
+            rate_limit_per_credential=_int("CLIENTBOOK_RATE_LIMIT_PER_CREDENTIAL", 0),
+            rate_limit_per_address=_int("CLIENTBOOK_RATE_LIMIT_PER_ADDRESS", 0),
+            shutdown_grace_seconds=_int(
+                "CLIENTBOOK_SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds
+            ),
+            backup_dir=Path(backup_dir)
+            if (backup_dir := env.get("CLIENTBOOK_BACKUP_DIR"))
+            else None,
+            backup_interval_seconds=parse_interval(
+                "CLIENTBOOK_BACKUP_INTERVAL", env.get("CLIENTBOOK_BACKUP_INTERVAL")
+            ),
+            backup_keep=_int("CLIENTBOOK_BACKUP_KEEP", cls.backup_keep),
         )
 
     @property

@@ -21,12 +21,14 @@ import logging
 import os
 import socket
 import threading
+import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
 import orjson
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from clientbook.access import Principal, require_authenticated
 from clientbook.db.tables import import_jobs
@@ -37,10 +39,48 @@ from clientbook.services.imports import ImportOptions, ImportReport, open_source
 from clientbook.services.runtime import Database
 
 JOB_THRESHOLD_ROWS: Final = 5_000
+STATES: Final = ("queued", "running", "succeeded", "failed")
 log = logging.getLogger("clientbook.imports")
-_RUNNER: Final = f"{socket.gethostname()}:{os.getpid()}"
+HEARTBEAT_SECONDS = 15.0  # PostgreSQL: a running job's row is touched this often...
+HEARTBEAT_STALE: Final = timedelta(seconds=90)  # ...and counts as dead after this long without
+
+
+def process_start(pid: int) -> str:
+    """When process `pid` started (boot id and clock ticks since boot), "" when unknown. With
+    the pid it names one process for good: a pid alone is reused (a restarted container's
+    workers get the same small pids)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()[:8]
+    except OSError:
+        return ""
+    return f"{boot}-{stat.rsplit(')', 1)[1].split()[19]}"
+
+
+# Which process runs a job: host, pid and start time.
+RUNNER: Final = f"{socket.gethostname()}:{os.getpid()}:{process_start(os.getpid())}"
 _progress: dict[str, tuple[int, int]] = {}
 _progress_lock = threading.Lock()
+_GIVE_UP_SECONDS: Final = 10.0  # a job checks for a stop between batches
+
+
+class Interrupted(DomainError):
+    """The server is shutting down: a job still running gives up (its transaction rolls back)."""
+
+    code = "interrupted"
+
+
+@dataclass(frozen=True)
+class _Running:
+    db: Database
+    thread: threading.Thread
+    stop: threading.Event
+
+
+_running: dict[str, _Running] = {}  # this process's job threads, by job id
+# Every job this process has created and not yet finished, in the foreground or not: a sweep
+# (this or a sibling process's start, the upkeep thread) leaves them alone.
+_active: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -73,20 +113,43 @@ def submit_import(
     if not large:
         _run(db, principal, job_id, path, filename, options)
         return Submitted(get_job(db, principal, job_id), finished=True)
+    stop = threading.Event()
     thread = threading.Thread(
         target=_run,
-        args=(db, principal, job_id, path, filename, options),
+        args=(db, principal, job_id, path, filename, options, stop),
         name=f"import-{job_id}",
         daemon=True,
     )
+    with _progress_lock:
+        _running[job_id] = _Running(db, thread, stop)
     thread.start()
     return Submitted(get_job(db, principal, job_id), finished=False)
+
+
+def stop_jobs(db: Database, *, grace: float) -> int:
+    """At shutdown: let `db`'s running jobs finish for up to `grace` seconds, then make the rest
+    give up at their next batch (rolled back whole, marked failed `interrupted`). Returns how
+    many were interrupted. A job that does not give up in time is left to the next start's
+    `fail_interrupted_jobs`."""
+    with _progress_lock:
+        mine = [job for job in _running.values() if job.db is db]
+    deadline = time.monotonic() + grace
+    for job in mine:
+        job.thread.join(max(0.0, deadline - time.monotonic()))
+    late = [job for job in mine if job.thread.is_alive()]
+    for job in late:
+        job.stop.set()
+    for job in late:
+        job.thread.join(_GIVE_UP_SECONDS)
+    return len(late)
 
 
 def _create_job(db: Database, principal: Principal, fmt: str, options: ImportOptions) -> str:
     job_id = new_id()
     now = utcnow()
-    stored_options = {**options.to_json(), "runner": _RUNNER}
+    stored_options = {**options.to_json(), "runner": RUNNER}
+    with _progress_lock:
+        _active.add(job_id)  # before the row exists: no sweep may see it as abandoned
     with db.transaction() as conn:
         conn.execute(
             insert(import_jobs),
@@ -123,15 +186,23 @@ def _run(
     path: Path,
     filename: str | None,
     options: ImportOptions,
+    stop: threading.Event | None = None,
 ) -> None:
     """Run one import to its end and store the outcome; never raises (a job thread's end)."""
 
     def progress(processed: int, total: int) -> None:
+        if stop is not None and stop.is_set():
+            raise Interrupted("The server stopped while this import ran; nothing was imported")
         with _progress_lock:
             _progress[job_id] = (processed, total)
 
+    beating = threading.Event()
     try:
         _set(db, job_id, status="running")
+        if not db.is_sqlite:  # on SQLite the import's transaction holds the one writer
+            threading.Thread(
+                target=_heartbeat, args=(db, job_id, beating), name=f"beat-{job_id}", daemon=True
+            ).start()
         source = open_source(path, filename=filename, fmt=options.format, sheet=options.sheet)
         report = run_import(db, principal, source, options, import_id=job_id, progress=progress)
         _finish(db, job_id, report)
@@ -141,9 +212,30 @@ def _run(
         log.exception("import job %s failed", job_id)
         _fail(db, job_id, {"code": "internal_error", "message": "The import stopped on an error"})
     finally:
+        beating.set()
         path.unlink(missing_ok=True)
         with _progress_lock:
             _progress.pop(job_id, None)
+            _running.pop(job_id, None)
+            _active.discard(job_id)
+
+
+def _heartbeat(db: Database, job_id: str, done: threading.Event) -> None:
+    """PostgreSQL: touch the running job's row, with its progress, so that other workers show
+    the progress and a sweep can tell a job whose process died (on any host)."""
+    while not done.wait(HEARTBEAT_SECONDS):
+        with _progress_lock:
+            live = _progress.get(job_id)
+        values = {} if live is None else {"processedRows": live[0], "totalRows": live[1]}
+        try:
+            with db.transaction() as conn:
+                conn.execute(
+                    update(import_jobs)
+                    .where(import_jobs.c.id == job_id, import_jobs.c.status == "running")
+                    .values(**values, updatedAt=utcnow())
+                )
+        except Exception:
+            log.warning("could not record the heartbeat of import job %s", job_id, exc_info=True)
 
 
 def _finish(db: Database, job_id: str, report: ImportReport) -> None:
@@ -172,6 +264,13 @@ def _fail(db: Database, job_id: str, error: dict[str, Any]) -> None:
         _set(db, job_id, status="failed", error=orjson.dumps(error).decode(), finishedAt=utcnow())
     except Exception:
         log.exception("could not record the failure of import job %s", job_id)
+
+
+def count_by_status(db: Database) -> dict[str, int]:
+    """How many jobs are in each state (every process's jobs: they are rows)."""
+    query = select(import_jobs.c.status, func.count()).group_by(import_jobs.c.status)
+    with db.read() as conn:
+        return {str(status): int(count) for status, count in conn.execute(query)}
 
 
 def get_job(db: Database, principal: Principal | None, job_id: str) -> dict[str, Any]:
@@ -210,39 +309,44 @@ def present_job(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _alive(runner: str) -> bool:
-    """Whether the process that ran a job still runs (only knowable for this host)."""
-    host, _, pid_text = runner.rpartition(":")
+def _alive(db: Database, job_id: str, runner: str, last_beat: datetime) -> bool:
+    """Whether the process that runs a job still does."""
+    host, _, rest = runner.partition(":")
+    pid_text, _, started = rest.partition(":")
+    if host != socket.gethostname():
+        # Only PostgreSQL has processes on other hosts; their heartbeat tells.
+        return not db.is_sqlite and utcnow() - last_beat < HEARTBEAT_STALE
     if not pid_text.isdigit():
         return False
-    if host != socket.gethostname():
-        return True
     pid = int(pid_text)
     if pid == os.getpid():
-        return False  # this process is starting: it runs no job yet
+        with _progress_lock:
+            return job_id in _active
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    # Another process with that pid is not the one that ran the job.
+    return not started or process_start(pid) in ("", started)
 
 
 def fail_interrupted_jobs(db: Database) -> int:
-    """At startup: mark jobs whose process is gone as failed. Their import was one transaction,
+    """Mark jobs whose process is gone as failed (at startup, and from time to time with
+    several workers: a sibling's live jobs are left alone). Their import was one transaction,
     so the database holds all of it (it committed before the status was written) or none of it;
     the status then says `failed` either way, and the audit log's `import.completed` row, written
     in the import's own transaction, tells which. Returns how many were marked."""
-    query = select(import_jobs.c.id, import_jobs.c.options).where(
+    query = select(import_jobs.c.id, import_jobs.c.options, import_jobs.c.updatedAt).where(
         import_jobs.c.status.in_(("queued", "running"))
     )
     with db.read() as conn:
         candidates = conn.execute(query).all()
     gone = [
         job_id
-        for job_id, options in candidates
-        if not _alive(str(orjson.loads(options or "{}").get("runner", "")))
+        for job_id, options, beat in candidates
+        if not _alive(db, job_id, str(orjson.loads(options or "{}").get("runner", "")), beat)
     ]
     if not gone:
         return 0
