@@ -24,7 +24,9 @@ from clientbook.config import Settings
 from clientbook.middleware import install as install_middleware
 from clientbook.observability.collect import process_exiting, watch_pools
 from clientbook.services.import_jobs import fail_interrupted_jobs, stop_jobs
+from clientbook.services.import_uploads import remove_orphaned_uploads
 from clientbook.services.runtime import Database, open_database
+from clientbook.services.upkeep import Upkeep
 from clientbook.web import install as install_web
 
 
@@ -34,7 +36,11 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         fail_interrupted_jobs(database)
+        remove_orphaned_uploads()  # files of imports a crash interrupted
+        upkeep = Upkeep(database)  # scheduled backups; dead workers' jobs (PostgreSQL)
+        upkeep.start()
         yield
+        await run_in_threadpool(upkeep.stop)
         # uvicorn has let in-flight requests finish; now the import jobs of this process.
         grace = database.settings.shutdown_grace_seconds
         await run_in_threadpool(stop_jobs, database, grace=grace)

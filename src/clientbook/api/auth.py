@@ -37,6 +37,12 @@ class LoginBody(BaseModel):
     password: str = Field(max_length=_PASSWORD_INPUT_MAX)
 
 
+class AcceptBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: str = Field(max_length=128)
+    password: str | None = Field(default=None, max_length=_PASSWORD_INPUT_MAX)
+
+
 class PasswordBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     currentPassword: str | None = Field(default=None, max_length=_PASSWORD_INPUT_MAX)
@@ -97,6 +103,15 @@ def signup(body: SignupBody, request: Request, origin: Origin) -> Response:
 def login(body: LoginBody, request: Request, origin: Origin) -> Response:
     """Sign in; 401 for any wrong email/password, 403 for a blocked account, 429 when locked."""
     return _signed_in(request, auth.login(_db(request), origin, body.email, body.password))
+
+
+@router.post("/accept")
+def accept_invitation(body: AcceptBody, request: Request, origin: Origin) -> Response:
+    """An invited account sets its password with its invitation link's token, and is signed in;
+    404 for an unknown, used or expired link."""
+    return _signed_in(
+        request, auth.accept_invitation(_db(request), origin, body.token, body.password)
+    )
 
 
 @router.post("/logout", status_code=204)

@@ -28,6 +28,7 @@ STATUS: dict[type[errors.DomainError], int] = {
     errors.UnsupportedMedia: 415,
     errors.ValidationFailed: 422,
     errors.Throttled: 429,
+    errors.Busy: 503,
 }
 HTTP_CODES = {
     400: "bad_request",
@@ -43,6 +44,7 @@ HTTP_CODES = {
     415: "unsupported_media_type",
     422: "validation_failed",
     429: "throttled",
+    503: "busy",
 }
 
 
@@ -62,7 +64,7 @@ def status_of(exc: errors.DomainError) -> int:
 
 def domain_error_response(exc: errors.DomainError) -> JSONBytes:
     headers = {}
-    if isinstance(exc, errors.Throttled):
+    if isinstance(exc, errors.Throttled | errors.Busy):
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, errors.Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"

@@ -137,6 +137,7 @@ async def get_caller(request: Request, background: BackgroundTasks) -> Caller:
     found = found.with_request(
         request_id=origin.request_id, ip=origin.ip, user_agent=origin.user_agent
     )
+    request.state.authentication = found  # who acted, for the request log line
     return Caller(found, origin)
 
 

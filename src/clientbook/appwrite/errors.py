@@ -83,6 +83,7 @@ _COMMON: dict[type[errors.DomainError], tuple[int, str]] = {
     errors.TooLarge: (413, "general_argument_invalid"),
     errors.UnsupportedMedia: (415, "general_argument_invalid"),
     errors.Throttled: (429, "general_rate_limit_exceeded"),
+    errors.Busy: (503, "general_service_disabled"),
 }
 
 

@@ -66,3 +66,14 @@ class Throttled(DomainError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class Busy(DomainError):
+    """The store could not take this write in time (on SQLite a long import holds the one
+    writer); nothing was written, and the same request may be sent again after `retry_after`."""
+
+    code = "busy"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

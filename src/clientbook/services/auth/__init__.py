@@ -34,6 +34,13 @@ from clientbook.services.auth.credentials import (
     touch,
     touch_due,
 )
+from clientbook.services.auth.invitations import (
+    INVITATION_DAYS,
+    IssuedInvitation,
+    accept_invitation,
+    invited_account,
+    issue_invitation,
+)
 from clientbook.services.auth.sessions import (
     SESSION_COOKIE,
     NewSession,
@@ -49,14 +56,17 @@ from clientbook.services.auth.tokens import SAFE_METHODS, CsrfFailed, csrf_token
 __all__ = [
     "ANONYMOUS",
     "INVALID_CREDENTIALS",
+    "INVITATION_DAYS",
     "SAFE_METHODS",
     "SESSION_COOKIE",
     "Authentication",
     "Credentials",
     "CsrfFailed",
     "IssuedApiKey",
+    "IssuedInvitation",
     "NewSession",
     "SignedIn",
+    "accept_invitation",
     "anonymous",
     "authenticate",
     "change_password",
@@ -69,6 +79,8 @@ __all__ = [
     "find_user_session",
     "get_api_key",
     "hash_token",
+    "invited_account",
+    "issue_invitation",
     "list_api_keys",
     "login",
     "logout",

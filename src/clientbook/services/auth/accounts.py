@@ -24,12 +24,14 @@ from clientbook.domain.errors import (
     Conflict,
     DomainError,
     Forbidden,
+    Throttled,
     Unauthenticated,
     ValidationFailed,
 )
 from clientbook.domain.ids import is_valid_id, new_id
 from clientbook.domain.timestamps import utcnow
 from clientbook.domain.users import validate_email_address, validate_password, validate_user_name
+from clientbook.observability.metrics import count_login_failure
 from clientbook.services import audit
 from clientbook.services import users as user_service
 from clientbook.services.auth import throttle
@@ -78,7 +80,8 @@ def anonymous(origin: Principal) -> Principal:
     )
 
 
-def _as_user(origin: Principal, user_id: str, role: str) -> Principal:
+def as_user(origin: Principal, user_id: str, role: str) -> Principal:
+    """`origin` (its request id, address, user agent) acting as the account `user_id`."""
     return replace(origin, kind="user", id=user_id, role=role)
 
 
@@ -128,7 +131,7 @@ def register_account(
     """Create a `user` account from validated sign-up values, without signing it in;
     `user_id` is the id the client chose (Appwrite's Account.create), else a new one."""
     user_id = user_id or new_id()
-    actor = _as_user(origin, user_id, "user")
+    actor = as_user(origin, user_id, "user")
     data = {"email": values["email"], "name": values.get("name", ""), "role": "user"}
     user = user_service.insert_user(conn, actor, data, password_hash=password_hash, user_id=user_id)
     audit.record(conn, actor, "user.signup", entity_type="user", entity_id=user_id)
@@ -140,7 +143,7 @@ def register(
 ) -> SignedIn:
     """Create a `user` account from validated sign-up values and sign it in."""
     user = register_account(conn, origin, values, password_hash=password_hash)
-    return _open_session(conn, _as_user(origin, user["id"], "user"), user["id"], utcnow())
+    return open_session(conn, as_user(origin, user["id"], "user"), user["id"], utcnow())
 
 
 def create_account(
@@ -178,7 +181,11 @@ def begin_login(conn: Connection, origin: Principal, email: str) -> LoginAttempt
     """Read step: refuse a locked account or address (Throttled), and find the account."""
     now = utcnow()
     counters = throttle.counters_for(email, origin.ip)
-    throttle.assert_not_locked(conn, counters, now)
+    try:
+        throttle.assert_not_locked(conn, counters, now)
+    except Throttled:
+        count_login_failure("throttled")
+        raise
     account = user_service.find_user_by_email(conn, email) if email.strip() else None
     return LoginAttempt(email=email, account=account, counters=counters, now=now)
 
@@ -256,6 +263,7 @@ def _record_failure(
         entity_id=entity_id,
         reason=reason,
     )
+    count_login_failure(reason)
     return Forbidden(BLOCKED) if blocked else Unauthenticated(INVALID_CREDENTIALS)
 
 
@@ -268,7 +276,7 @@ def _record_success(
 ) -> SignedIn:
     now = attempt.now
     user_id = account["id"]
-    actor = _as_user(origin, user_id, account["role"])
+    actor = as_user(origin, user_id, account["role"])
     throttle.reset(conn, attempt.counters[0])
     throttle.prune(conn, now)
     prune_user_sessions(conn, user_id, now)
@@ -280,7 +288,7 @@ def _record_success(
             .values(passwordHash=new_hash, passwordUpdatedAt=now)
         )
     audit.record(conn, actor, "user.login", entity_type="user", entity_id=user_id)
-    return _open_session(conn, actor, user_id, now)
+    return open_session(conn, actor, user_id, now)
 
 
 def login(db: Database, origin: Principal, email: str, password: str) -> SignedIn:
@@ -399,13 +407,13 @@ def replace_password(
     audit.record(
         conn, principal, "user.password_changed", entity_type="user", entity_id=account["id"]
     )
-    return _open_session(conn, principal, account["id"], now)
+    return open_session(conn, principal, account["id"], now)
 
 
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _open_session(conn: Connection, actor: Principal, user_id: str, now: datetime) -> SignedIn:
+def open_session(conn: Connection, actor: Principal, user_id: str, now: datetime) -> SignedIn:
     conn.execute(update(users).where(users.c.id == user_id).values(lastLoginAt=now))
     session = create_session(conn, user_id, origin=actor, now=now)
     return SignedIn(user=user_service.get_user(conn, user_id), session=session)

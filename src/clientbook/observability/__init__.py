@@ -1,0 +1,1 @@
+"""What an operator sees: JSON log lines (`logs`) and Prometheus metrics (`metrics`)."""
