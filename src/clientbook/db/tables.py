@@ -87,6 +87,8 @@ users = _check_lengths(
         CheckConstraint(_one_of("status", enums.USER_STATUSES), name="status"),
         CheckConstraint('"email" IS NOT NULL OR "status" = \'invited\'', name="email_required"),
         Index("ix_users_role_status", "role", "status"),
+        Index("ix_users_role_seq", "role", "seq"),
+        Index("ix_users_status_seq", "status", "seq"),
         Index("ix_users_name", "name"),
         Index("ix_users_createdAt", "createdAt"),
         sqlite_autoincrement=True,

@@ -1,4 +1,4 @@
-"""invitation links for invited accounts
+"""invitation links for invited accounts; account lists by role or status
 
 Revision ID: 0003
 Revises: 0002
@@ -7,6 +7,10 @@ Create Date: 2026-11-26
 An invited account (created by staff, by a staff import, or with a new customer record) has no
 password. Staff issue it a one-time link; the person who opens it sets a password and the
 account becomes active. Only the link's sha256 is stored, like session tokens and API keys.
+
+Accounts filtered by role alone or status alone (the console's users page, `GET /api/users`)
+walked every account in creation order; an index on each, ending in `seq` like the customers'
+indexes, answers them with one ordered range.
 """
 
 from __future__ import annotations
@@ -43,8 +47,12 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_invitations_userId", "invitations", ["userId"])
+    op.create_index("ix_users_role_seq", "users", ["role", "seq"])
+    op.create_index("ix_users_status_seq", "users", ["status", "seq"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_users_status_seq", table_name="users")
+    op.drop_index("ix_users_role_seq", table_name="users")
     op.drop_index("ix_invitations_userId", table_name="invitations")
     op.drop_table("invitations")
