@@ -252,6 +252,7 @@ audit_logs = Table(
     Column("userAgent", String(512), nullable=True),
     CheckConstraint(_one_of("actorType", enums.ACTOR_KINDS), name="actorType"),
     Index("ix_audit_logs_entity", "entityType", "entityId", "seq"),
+    Index("ix_audit_logs_entityType_seq", "entityType", "seq"),
     Index("ix_audit_logs_actor", "actorId", "seq"),
     Index("ix_audit_logs_action", "action", "seq"),
     Index("ix_audit_logs_occurredAt", "occurredAt"),

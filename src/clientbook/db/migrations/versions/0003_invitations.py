@@ -9,8 +9,9 @@ password. Staff issue it a one-time link; the person who opens it sets a passwor
 account becomes active. Only the link's sha256 is stored, like session tokens and API keys.
 
 Accounts filtered by role alone or status alone (the console's users page, `GET /api/users`)
-walked every account in creation order; an index on each, ending in `seq` like the customers'
-indexes, answers them with one ordered range.
+walked every account in creation order, and the audit log filtered by entity type alone sorted
+every entry of that type; an index on each, ending in `seq` like the customers' indexes,
+answers them with one ordered range.
 """
 
 from __future__ import annotations
@@ -49,9 +50,11 @@ def upgrade() -> None:
     op.create_index("ix_invitations_userId", "invitations", ["userId"])
     op.create_index("ix_users_role_seq", "users", ["role", "seq"])
     op.create_index("ix_users_status_seq", "users", ["status", "seq"])
+    op.create_index("ix_audit_logs_entityType_seq", "audit_logs", ["entityType", "seq"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_audit_logs_entityType_seq", table_name="audit_logs")
     op.drop_index("ix_users_status_seq", table_name="users")
     op.drop_index("ix_users_role_seq", table_name="users")
     op.drop_index("ix_invitations_userId", table_name="invitations")
