@@ -16,6 +16,7 @@ Figures depend on the machine's load: the script prints the load average next to
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import resource
@@ -134,6 +135,46 @@ def step_read_xlsx(reader: str, path: str) -> dict[str, Any]:
     }
 
 
+def step_write_xlsx_openpyxl(db_path: str, target: str) -> dict[str, Any]:
+    """The alternative XLSX writer, for the comparison the issue asks for: the same rows
+    (`exports.export_batches`) through openpyxl's write-only workbook, text cells typed as
+    strings as `exports.write_xlsx` types them. openpyxl is not a dependency: install it
+    next to the venv (`uv pip install --target DIR openpyxl`, `PYTHONPATH=DIR`) to run this."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    from clientbook.access import SYSTEM
+    from clientbook.services import exports
+    from clientbook.services.runtime import open_database
+    from clientbook.services.transfer_format import EXPORT_COLUMNS, join_tags
+
+    db = open_database(_settings(db_path))
+    plan = exports.plan_export(SYSTEM, [], fmt="xlsx")
+    started, cpu_started = time.perf_counter(), _cpu_seconds()
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("customers")
+    sheet.append(list(EXPORT_COLUMNS))
+    rows = 0
+    with db.read() as conn:
+        for batch in exports.export_batches(conn, SYSTEM, plan):
+            for values in batch:
+                cells = []
+                for value in values:
+                    if value.__class__ is list:
+                        value = join_tags(value) if value else None
+                    cell = WriteOnlyCell(sheet, value=value)
+                    if value.__class__ is str:
+                        cell.data_type = "s"  # a string, never a formula
+                    cells.append(cell)
+                sheet.append(cells)
+                rows += 1
+    workbook.save(target)
+    seconds = time.perf_counter() - started
+    db.dispose()
+    return {"rows": rows, "seconds": seconds, "cpu": _cpu_seconds() - cpu_started,
+            "peak_mb": _peak_mb()}  # fmt: skip
+
+
 def _settings(db_path: str) -> Any:
     from clientbook.config import Settings
 
@@ -163,7 +204,12 @@ def main() -> None:
     parser.add_argument("--step", default=None, help=argparse.SUPPRESS)
     args, rest = parser.parse_known_args()
     if args.step:
-        steps = {"export": step_export, "import": step_import, "read_xlsx": step_read_xlsx}
+        steps = {
+            "export": step_export,
+            "import": step_import,
+            "read_xlsx": step_read_xlsx,
+            "write_xlsx_openpyxl": step_write_xlsx_openpyxl,
+        }
         print(json.dumps(steps[args.step](*rest)))
         return
 
@@ -198,6 +244,11 @@ def main() -> None:
         if fmt == "xlsx":
             for reader in ("streaming", "calamine"):
                 _line(f"read xlsx ({reader})", _child("read_xlsx", reader, str(exported)))
+            if importlib.util.find_spec("openpyxl") is None:
+                print("write xlsx (openpyxl): not installed, see step_write_xlsx_openpyxl")
+            else:
+                other = str(work / "customers-openpyxl.xlsx")
+                _line("write xlsx (openpyxl)", _child("write_xlsx_openpyxl", str(source_db), other))
     print(f"load average after: {os.getloadavg()}", flush=True)
 
 

@@ -13,7 +13,6 @@ or a job thread.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +29,7 @@ from clientbook.api.deps import get_principal
 from clientbook.api.http import JSONBytes
 from clientbook.api.schemas import ERROR_RESPONSES
 from clientbook.domain.errors import BadQuery, TooLarge, UnsupportedMedia, ValidationFailed
-from clientbook.services import exports, import_jobs
+from clientbook.services import exports, import_jobs, import_uploads
 from clientbook.services.imports import ImportOptions
 from clientbook.services.runtime import Database
 
@@ -106,7 +105,7 @@ def _options(values: dict[str, Any]) -> ImportOptions:
 
 
 def _save(upload: UploadFile) -> Path:
-    handle = tempfile.NamedTemporaryFile(prefix="clientbook-import-", delete=False)  # noqa: SIM115
+    handle = import_uploads.new_upload()
     with handle:
         upload.file.seek(0)
         shutil.copyfileobj(upload.file, handle, 1024 * 1024)
