@@ -14,12 +14,13 @@ import zoneinfo
 from collections.abc import Callable
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from sqlalchemy import Connection
 
 from clientbook.access import Principal
 from clientbook.api.auth import clear_session_cookie, set_session_cookie
@@ -35,9 +36,10 @@ from clientbook.web import vocabulary
 from clientbook.web.forms import changes, read_form
 from clientbook.web.i18n import N_
 from clientbook.web.session import LANGUAGE_COOKIE, Visitor, VisitorDep, db_of
-from clientbook.web.templating import PageRoute, redirect, render
+from clientbook.web.templating import PageRoute, Redirect, redirect, render
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
+T = TypeVar("T")
 
 
 # The "my details" form: the profile fields a customer edits there (settings are their own page).
@@ -97,10 +99,15 @@ CURRENCIES = sorted(ISO_4217_CODES)
 # --- who is looking, and their record ----------------------------------------------------------
 
 
-def _customer_of(visitor: Visitor) -> Principal | None:
-    """The signed-in customer; None for staff (their home is the console)."""
+async def get_customer(visitor: VisitorDep) -> Principal:
+    """The signed-in customer; staff are sent to their home, the console."""
     principal = visitor.require()
-    return None if visitor.is_staff else principal
+    if visitor.is_staff:
+        raise Redirect("/admin")
+    return principal
+
+
+CustomerDep = Annotated[Principal, Depends(get_customer)]
 
 
 def _own_record(request: Request, principal: Principal) -> dict[str, Any] | None:
@@ -146,18 +153,32 @@ def _page(
     return render(request, visitor, template, {**base, **context}, status_code=status_code)
 
 
-def _needs_record() -> Response:
-    return redirect("/me/details", notice=N_("Fill in your details first."))
+def _needs_record() -> Redirect:
+    return Redirect("/me/details", notice=N_("Fill in your details first."))
+
+
+async def _on_own_record(
+    request: Request, principal: Principal, action: Callable[[Connection, dict[str, Any]], T]
+) -> T:
+    """`action(conn, record)` on the customer's own record, in one write transaction (in the
+    thread pool); without a record yet, the customer is sent to fill in their details."""
+    db = db_of(request)
+
+    def work() -> T:
+        with db.transaction() as conn:
+            record = customer_service.find_own_customer(conn, principal)
+            if record is None:
+                raise _needs_record()
+            return action(conn, record)
+
+    return await run_in_threadpool(work)
 
 
 # --- home ------------------------------------------------------------------------------------
 
 
 @router.get("/")
-def home(request: Request, visitor: VisitorDep) -> Response:
-    principal = _customer_of(visitor)
-    if principal is None:
-        return redirect("/admin")
+def home(request: Request, visitor: VisitorDep, principal: CustomerDep) -> Response:
     with db_of(request).read() as conn:
         record = customer_service.find_own_customer(conn, principal)
         recent = (
@@ -254,10 +275,7 @@ def _prefill(request: Request, visitor: Visitor) -> dict[str, Any]:
 
 
 @router.get("/me/details")
-def details_page(request: Request, visitor: VisitorDep) -> Response:
-    principal = _customer_of(visitor)
-    if principal is None:
-        return redirect("/admin")
+def details_page(request: Request, visitor: VisitorDep, principal: CustomerDep) -> Response:
     return _details_page(request, visitor, _own_record(request, principal))
 
 
@@ -267,10 +285,7 @@ def _version(form: dict[str, str]) -> int | None:
 
 
 @router.post("/me/details")
-async def save_details(request: Request, visitor: VisitorDep) -> Response:
-    principal = _customer_of(visitor)
-    if principal is None:
-        return redirect("/admin")
+async def save_details(request: Request, visitor: VisitorDep, principal: CustomerDep) -> Response:
     form = await read_form(request)
     data = changes(form, DETAIL_FIELDS)
     db = db_of(request)
@@ -314,57 +329,36 @@ def _split_tags(text: str) -> list[str]:
 
 
 @router.post("/me/tags")
-async def add_tags(request: Request, visitor: VisitorDep) -> Response:
+async def add_tags(request: Request, visitor: VisitorDep, principal: CustomerDep) -> Response:
     """Add the comma-separated tags typed (the service de-duplicates and checks them)."""
-    principal = _customer_of(visitor)
-    if principal is None:
-        return redirect("/admin")
     form = await read_form(request)
     typed = form.get("tags", "")
-    db = db_of(request)
 
-    def work() -> dict[str, Any] | None:
-        with db.transaction() as conn:
-            record = customer_service.find_own_customer(conn, principal)
-            if record is None:
-                return None
-            current = get_customer_tags(record["metadata"])
-            customer_service.set_tags(
-                conn, principal, record["id"], [*current, *_split_tags(typed)]
-            )
-            return record
+    def add(conn: Connection, record: dict[str, Any]) -> None:
+        current = get_customer_tags(record["metadata"])
+        customer_service.set_tags(conn, principal, record["id"], [*current, *_split_tags(typed)])
 
     try:
-        record = await run_in_threadpool(work)
+        await _on_own_record(request, principal, add)
     except errors.ValidationFailed as exc:
         record = await run_in_threadpool(_own_record, request, principal)
         tag_errors = {"tags": exc.fields.get(TAGS_FIELD) or exc.message}
         return _details_page(
             request, visitor, record, tag_errors=tag_errors, tag_value=typed, status_code=422
         )
-    if record is None:
-        return _needs_record()
     return redirect("/me/details", notice=N_("Your tags have been saved."))
 
 
 @router.post("/me/tags/remove")
-async def remove_tag(request: Request, visitor: VisitorDep) -> Response:
-    principal = _customer_of(visitor)
-    if principal is None:
-        return redirect("/admin")
+async def remove_tag(request: Request, visitor: VisitorDep, principal: CustomerDep) -> Response:
     form = await read_form(request)
-    db = db_of(request)
-
-    def work() -> bool:
-        with db.transaction() as conn:
-            record = customer_service.find_own_customer(conn, principal)
-            if record is None:
-                return False
-            customer_service.remove_tag(conn, principal, record["id"], form.get("tag", ""))
-            return True
-
-    if not await run_in_threadpool(work):
-        return _needs_record()
+    await _on_own_record(
+        request,
+        principal,
+        lambda conn, record: customer_service.remove_tag(
+            conn, principal, record["id"], form.get("tag", "")
+        ),
+    )
     return redirect("/me/details", notice=N_("Your tags have been saved."))
 
 
@@ -380,14 +374,11 @@ def _paging(request: Request) -> list[tuple[str, str]]:
 
 
 @router.get("/me/timeline")
-def timeline_page(request: Request, visitor: VisitorDep) -> Response:
-    principal = _customer_of(visitor)
-    if principal is None:
-        return redirect("/admin")
+def timeline_page(request: Request, visitor: VisitorDep, principal: CustomerDep) -> Response:
     with db_of(request).read() as conn:
         record = customer_service.find_own_customer(conn, principal)
         if record is None:
-            return _needs_record()
+            raise _needs_record()
         found = timeline.customer_timeline(conn, principal, record["id"], _paging(request))
     context = {
         "nav": "timeline",
@@ -421,7 +412,7 @@ def _notes_page(
     with db_of(request).read() as conn:
         record = customer_service.find_own_customer(conn, principal)
         if record is None:
-            return _needs_record()
+            raise _needs_record()
         found = timeline.list_notes(conn, principal, record["id"], _paging(request))
     context = {
         "nav": "notes",
@@ -438,31 +429,19 @@ def _notes_page(
 
 
 @router.get("/me/notes")
-def notes_page(request: Request, visitor: VisitorDep) -> Response:
-    principal = _customer_of(visitor)
-    if principal is None:
-        return redirect("/admin")
+def notes_page(request: Request, visitor: VisitorDep, principal: CustomerDep) -> Response:
     return _notes_page(request, visitor, principal)
 
 
 @router.post("/me/notes")
-async def add_note(request: Request, visitor: VisitorDep) -> Response:
-    principal = _customer_of(visitor)
-    if principal is None:
-        return redirect("/admin")
+async def add_note(request: Request, visitor: VisitorDep, principal: CustomerDep) -> Response:
     form = await read_form(request)
-    db = db_of(request)
-
-    def work() -> bool:
-        with db.transaction() as conn:
-            record = customer_service.find_own_customer(conn, principal)
-            if record is None:
-                return False
-            notes.add_note(conn, principal, record["id"], _note_data(form))
-            return True
-
     try:
-        added = await run_in_threadpool(work)
+        await _on_own_record(
+            request,
+            principal,
+            lambda conn, record: notes.add_note(conn, principal, record["id"], _note_data(form)),
+        )
     except errors.ValidationFailed as exc:
         problems = exc.fields
         return await run_in_threadpool(
@@ -470,8 +449,6 @@ async def add_note(request: Request, visitor: VisitorDep) -> Response:
                 request, visitor, principal, values=form, field_errors=problems, status_code=422
             )
         )
-    if not added:
-        return _needs_record()
     return redirect("/me/notes", notice=N_("Your note has been added."))
 
 
@@ -498,10 +475,9 @@ def _edit_page(
 
 
 @router.get("/me/notes/{note_id}/edit")
-def edit_note_page(note_id: str, request: Request, visitor: VisitorDep) -> Response:
-    principal = _customer_of(visitor)
-    if principal is None:
-        return redirect("/admin")
+def edit_note_page(
+    note_id: str, request: Request, visitor: VisitorDep, principal: CustomerDep
+) -> Response:
     with db_of(request).read() as conn:
         note = notes.get_note(conn, principal, note_id)
     values = {name: note[name] for name in (*NOTE_FORM_FIELDS, "isPinned")}
@@ -509,10 +485,9 @@ def edit_note_page(note_id: str, request: Request, visitor: VisitorDep) -> Respo
 
 
 @router.post("/me/notes/{note_id}")
-async def update_note(note_id: str, request: Request, visitor: VisitorDep) -> Response:
-    principal = _customer_of(visitor)
-    if principal is None:
-        return redirect("/admin")
+async def update_note(
+    note_id: str, request: Request, visitor: VisitorDep, principal: CustomerDep
+) -> Response:
     form = await read_form(request)
     db = db_of(request)
 
@@ -536,10 +511,9 @@ async def update_note(note_id: str, request: Request, visitor: VisitorDep) -> Re
 
 
 @router.post("/me/notes/{note_id}/delete")
-async def delete_note(note_id: str, request: Request, visitor: VisitorDep) -> Response:
-    principal = _customer_of(visitor)
-    if principal is None:
-        return redirect("/admin")
+async def delete_note(
+    note_id: str, request: Request, visitor: VisitorDep, principal: CustomerDep
+) -> Response:
     db = db_of(request)
 
     def work() -> None:
@@ -577,39 +551,28 @@ def _settings_page(
 
 
 @router.get("/me/settings")
-def settings_page(request: Request, visitor: VisitorDep) -> Response:
-    principal = _customer_of(visitor)
-    if principal is None:
-        return redirect("/admin")
+def settings_page(request: Request, visitor: VisitorDep, principal: CustomerDep) -> Response:
     return _settings_page(request, visitor, _own_record(request, principal))
 
 
 @router.post("/me/settings")
-async def save_settings(request: Request, visitor: VisitorDep) -> Response:
+async def save_settings(request: Request, visitor: VisitorDep, principal: CustomerDep) -> Response:
     """Language, time zone and currency; the next page is shown in the language chosen."""
-    principal = _customer_of(visitor)
-    if principal is None:
-        return redirect("/admin")
     form = await read_form(request)
     data = changes(form, SETTING_FIELDS)
-    db = db_of(request)
-
-    def work() -> dict[str, Any] | None:
-        with db.transaction() as conn:
-            record = customer_service.find_own_customer(conn, principal)
-            if record is None:
-                return None
-            return customer_service.update_customer(conn, principal, record["id"], data)
-
     try:
-        saved = await run_in_threadpool(work)
+        saved = await _on_own_record(
+            request,
+            principal,
+            lambda conn, record: customer_service.update_customer(
+                conn, principal, record["id"], data
+            ),
+        )
     except errors.ValidationFailed as exc:
         record = await run_in_threadpool(_own_record, request, principal)
         return _settings_page(
             request, visitor, record, values=form, field_errors=exc.fields, status_code=422
         )
-    if saved is None:
-        return _needs_record()
     response = redirect("/me/settings", notice=N_("Your settings have been saved."))
     if saved.get("language"):
         # Pages shown before sign-in (and after sign-out) keep the choice too.
@@ -620,13 +583,13 @@ async def save_settings(request: Request, visitor: VisitorDep) -> Response:
 
 
 @router.post("/me/password")
-async def change_password(request: Request, visitor: VisitorDep) -> Response:
+async def change_password(
+    request: Request, visitor: VisitorDep, principal: CustomerDep
+) -> Response:
     """A new password ends every other session; this browser gets a fresh one."""
-    principal = _customer_of(visitor)
-    if principal is None or visitor.authentication is None:
-        return redirect("/admin")
     form = await read_form(request)
     authentication = visitor.authentication
+    assert authentication is not None, "a customer is signed in with a session"
     try:
         signed = await run_in_threadpool(
             auth.change_password,
@@ -660,19 +623,13 @@ def _data_page(
 
 
 @router.get("/me/data")
-def data_page(request: Request, visitor: VisitorDep) -> Response:
-    principal = _customer_of(visitor)
-    if principal is None:
-        return redirect("/admin")
+def data_page(request: Request, visitor: VisitorDep, principal: CustomerDep) -> Response:
     return _data_page(request, visitor, principal)
 
 
 @router.get("/me/data/export")
-def export_data(request: Request, visitor: VisitorDep) -> Response:
+def export_data(request: Request, visitor: VisitorDep, principal: CustomerDep) -> Response:
     """Everything held about the visitor, as a JSON download (the API's /api/me/export)."""
-    principal = _customer_of(visitor)
-    if principal is None:
-        return redirect("/admin")
     with db_of(request).read() as conn:
         document = gdpr.export_my_data(conn, principal)
     name = f"clientbook-my-data-{utcnow():%Y-%m-%d}.json"
@@ -687,11 +644,8 @@ def export_data(request: Request, visitor: VisitorDep) -> Response:
 
 
 @router.post("/me/data/erase")
-async def erase_data(request: Request, visitor: VisitorDep) -> Response:
+async def erase_data(request: Request, visitor: VisitorDep, principal: CustomerDep) -> Response:
     """Erase the record and the account once the password is confirmed; then signed out."""
-    principal = _customer_of(visitor)
-    if principal is None:
-        return redirect("/admin")
     form = await read_form(request)
     password = form.get("password", "")[:1024]
     try:

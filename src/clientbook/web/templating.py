@@ -152,8 +152,18 @@ async def error_page(request: Request, exc: errors.DomainError) -> Response:
     return response
 
 
+class Redirect(Exception):
+    """Raised by a page (or its dependency) to send the browser elsewhere (303)."""
+
+    def __init__(self, url: str, *, notice: str | None = None) -> None:
+        super().__init__(url)
+        self.url = url
+        self.notice = notice
+
+
 class PageRoute(APIRoute):
-    """A page route: domain errors and malformed query strings come back as HTML pages."""
+    """A page route: domain errors and malformed query strings come back as HTML pages, and a
+    `Redirect` raised anywhere in the page sends the browser on."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -161,6 +171,8 @@ class PageRoute(APIRoute):
         async def page_handler(request: Request) -> Response:
             try:
                 return await handler(request)
+            except Redirect as exc:
+                return redirect(exc.url, notice=exc.notice)
             except errors.DomainError as exc:
                 return await error_page(request, exc)
             except RequestValidationError as exc:
