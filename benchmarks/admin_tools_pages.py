@@ -28,23 +28,26 @@ import os
 import random
 import re
 import sqlite3
-import statistics
 import sys
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
 from fastapi.testclient import TestClient
 
-from clientbook.access import SYSTEM, Principal
+if __package__ in (None, ""):  # run as a file: make the `benchmarks` package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.page_timing import measure, page_getter, report, staff_cookie
+
+from clientbook.access import Principal
 from clientbook.app import create_app
 from clientbook.config import Settings
 from clientbook.db import migrate
 from clientbook.db.engine import Database
 from clientbook.domain.ids import new_id
-from clientbook.services import audit, auth, users
+from clientbook.services import audit, auth
 
 DEFAULT_PATH = Path("data/console-1m.sqlite3")
 AUDIT_PATH = Path("data/audit-1m.sqlite3")
@@ -59,20 +62,8 @@ _AUDIT_MIX = (
     (0.009, "user.login", "user"),
     (0.001, "apikey.created", "api_key"),
 )
-TARGET_MS = 300.0
 _OLDER = re.compile(r'rel="next" href="([^"]+)"')
 _DUPLICATES_NEXT = re.compile(r'href="([^"]+)" rel="next"')
-
-
-def staff_cookie(db: Database) -> str:
-    """A session of the benchmarks' staff user (created the first time, reused after)."""
-    email = "console-benchmark@example.com"
-    with db.transaction() as conn:
-        user = users.find_user_by_email(conn, email)
-        if user is None:
-            data = {"email": email, "name": "Console Benchmark", "role": "super_admin"}
-            user = users.insert_user(conn, SYSTEM, data, password_hash=None)
-        return auth.create_session(conn, user["id"], origin=auth.ANONYMOUS).token
 
 
 def sample(db: Database) -> dict[str, str]:
@@ -177,26 +168,6 @@ def pages(values: dict[str, str]) -> list[tuple[str, str]]:
     ]
 
 
-def measure(call: Callable[[], object], runs: int) -> list[float]:
-    call()  # warm up: statement caches, SQLite pages
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - started) * 1000)
-    return times
-
-
-def report(label: str, times: list[float]) -> bool:
-    ordered = sorted(times)
-    p50 = statistics.median(ordered)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    slow = p95 > TARGET_MS
-    flag = "  SLOW" if slow else ""
-    print(f"{label:<42} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   max {ordered[-1]:7.1f} ms{flag}")
-    return not slow
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--database", type=Path, default=DEFAULT_PATH)
@@ -229,13 +200,7 @@ def main() -> None:
         with TestClient(create_app(db=db)) as client:
             client.cookies.set(auth.SESSION_COOKIE, cookie)
 
-            def get(path: str) -> Callable[[], str]:
-                def call() -> str:
-                    response = client.get(path, follow_redirects=False)
-                    assert response.status_code == 200, (path, response.status_code)
-                    return response.text
-
-                return call
+            get = page_getter(client)
 
             for label, path in pages(values):
                 ok &= report(label, measure(get(path), args.runs))
@@ -278,13 +243,7 @@ def time_audit_log(args: argparse.Namespace) -> bool:
         with TestClient(create_app(db=db)) as client:
             client.cookies.set(auth.SESSION_COOKIE, cookie)
 
-            def get(path: str) -> Callable[[], str]:
-                def call() -> str:
-                    response = client.get(path, follow_redirects=False)
-                    assert response.status_code == 200, (path, response.status_code)
-                    return response.text
-
-                return call
+            get = page_getter(client)
 
             for label, path in audit_pages(db):
                 ok &= report(label, measure(get(path), args.runs))

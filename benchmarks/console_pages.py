@@ -33,7 +33,6 @@ import argparse
 import os
 import re
 import sqlite3
-import statistics
 import subprocess
 import sys
 import time
@@ -42,15 +41,18 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from clientbook.access import SYSTEM
+if __package__ in (None, ""):  # run as a file: make the `benchmarks` package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.page_timing import measure, page_getter, report, staff_cookie
+
 from clientbook.app import create_app
 from clientbook.config import Settings
 from clientbook.db.engine import Database
-from clientbook.services import auth, users
+from clientbook.services import auth
 from clientbook.web.console import charts
 
 DEFAULT_PATH = Path("data/console-1m.sqlite3")
-TARGET_MS = 300.0
 _NEXT = re.compile(r'href="([^"]+)" rel="next"')
 
 
@@ -69,22 +71,6 @@ def ensure_database(path: Path, customers: int) -> None:
         stdout=subprocess.DEVNULL,
     )
     print(f"built in {time.perf_counter() - started:,.0f} s", flush=True)
-
-
-def staff_cookie(db: Database) -> str:
-    """A session for a staff user made for the benchmark (the first time; reused after)."""
-    email = "console-benchmark@example.com"
-    with db.transaction() as conn:
-        user = users.find_user_by_email(conn, email)
-        if user is None:
-            data = {
-                "email": email,
-                "name": "Console Benchmark",
-                "role": "super_admin",
-                "status": "active",
-            }
-            user = users.insert_user(conn, SYSTEM, data, password_hash=None)
-        return auth.create_session(conn, user["id"], origin=auth.ANONYMOUS).token
 
 
 def sample_values(db: Database) -> dict[str, str]:
@@ -150,34 +136,6 @@ def pages(values: dict[str, str]) -> list[tuple[str, str]]:
     ]
 
 
-def measure(call: Callable[[], object], runs: int) -> tuple[list[float], list[float]]:
-    """Wall-clock and CPU milliseconds of each run (after one warm-up run)."""
-    call()  # warm up: statement caches, SQLite pages
-    wall, cpu = [], []
-    for _ in range(runs):
-        started, used = time.perf_counter(), time.process_time()
-        call()
-        wall.append((time.perf_counter() - started) * 1000)
-        cpu.append((time.process_time() - used) * 1000)
-    return wall, cpu
-
-
-def _p(ordered: list[float], share: float) -> float:
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
-def report(label: str, times: tuple[list[float], list[float]]) -> bool:
-    """One line per page; SLOW when the p95 wall time is over the target."""
-    wall, cpu = sorted(times[0]), sorted(times[1])
-    slow = _p(wall, 0.95) > TARGET_MS
-    print(
-        f"{label:<40} wall p50 {statistics.median(wall):6.1f} p95 {_p(wall, 0.95):6.1f} "
-        f"max {wall[-1]:6.1f} | cpu p50 {statistics.median(cpu):6.1f} p95 {_p(cpu, 0.95):6.1f} ms"
-        + ("  SLOW" if slow else "")
-    )
-    return not slow
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database", type=Path, default=DEFAULT_PATH)
@@ -204,13 +162,7 @@ def main() -> None:
         with TestClient(create_app(db=db)) as client:
             client.cookies.set(auth.SESSION_COOKIE, cookie)
 
-            def get(path: str) -> Callable[[], str]:
-                def call() -> str:
-                    response = client.get(path, follow_redirects=False)
-                    assert response.status_code == 200, (path, response.status_code)
-                    return response.text
-
-                return call
+            get = page_getter(client)
 
             timed: list[tuple[str, Callable[[], str]]] = [
                 (label, get(path)) for label, path in pages(values)
