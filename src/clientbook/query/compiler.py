@@ -24,6 +24,7 @@ Search plans, by backend, when the list is ordered by relevance or `seq` (the co
 
 Under an explicit sort the match is evaluated first and the rows sorted (cost grows with the
 number of matches); on SQLite, with 20,000 matches or more, the sort's index is walked instead.
+The same holds for equality filters under a sort on another column: see `walking.py`.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from sqlalchemy import (
 
 from clientbook.domain.errors import BadQuery
 from clientbook.query import cursor as cursors
+from clientbook.query import walking
 from clientbook.query.fields import Resource
 from clientbook.query.keyset import Bound, Segment, segments
 from clientbook.query.model import (
@@ -93,19 +95,22 @@ def build_list(
     scope: Scope = None,
     dialect: str,
     dense_search: bool = False,
+    dense_filter: bool = False,
 ) -> ListPlan:
     """Compile `query` (checked against `resource`) into the statements of one page.
 
     `dense_search` (SQLite, search under an explicit sort): the search has many matches, so read
     the sort's index and test each row against the matches rather than sort every match;
-    `run_list` decides it with `ListPlan.probe`."""
+    `run_list` decides it with `ListPlan.probe`. `dense_filter` (SQLite): the filters match
+    many rows, so read the sort's index and test each row (see `walking.py`); `run_list`
+    decides it with `walking.dense`."""
     scope_filter = scope if isinstance(scope, Condition | Group) else None
     check_query(resource, query, scope_filter)
     ordering = ordering_for(resource, query)
     position = _position(ordering, query.cursor)
     reverse = query.cursor is not None and query.cursor.before
     reading = ordering.reversed() if reverse else ordering
-    builder = _Builder(resource, query, scope, dialect, reading, dense_search)
+    builder = _Builder(resource, query, scope, dialect, reading, dense_search, dense_filter)
     plans = tuple(builder.segment(s) for s in segments(reading, position) if builder.reads(s))
     count = builder.count() if query.with_total else None
     return ListPlan(ordering, plans, count, reverse, builder.probe())
@@ -131,6 +136,7 @@ class _Builder:
         dialect: str,
         reading: Ordering,
         dense: bool,
+        dense_filter: bool = False,
     ) -> None:
         self.dense = dense
         self.resource = resource
@@ -157,6 +163,24 @@ class _Builder:
             self.filters.append(false())
         self.searching = bool(self.tokens)
         self.streams = self.searching and reading.by_seq_only
+        # What the page's rows are read with; the count keeps `filters` (on their indexes).
+        self.row_filters = self.filters
+        if dense_filter and not self.searching and residual is not None:
+            self._walk(residual, walking.candidates(resource, residual, reading))
+
+    def _walk(self, residual: Filter, walked: tuple[Condition, ...]) -> None:
+        """Read the rows with `residual` (filters[0]) again: the `walked` conditions out of
+        their indexes' reach, the others (on a composite index in the sort's order) as they
+        are."""
+        resource, dialect = self.resource, self.dialect
+        if walked:
+            items = residual.items if isinstance(residual, Group) else (residual,)
+            kept = [compile_filter(resource, i, dialect) for i in items if i not in walked]
+            self.row_filters = [
+                *(walking.walked(resource, c) for c in walked),
+                *kept,
+                *self.filters[1:],
+            ]
 
     # Statement pieces.
 
@@ -224,7 +248,7 @@ class _Builder:
     def _plain(self, segment: Segment, extra: list[ColumnElement[bool]]) -> SegmentPlan:
         seq = self.table.c.seq
         bounds = [self.bound(b, seq) for b in segment.bounds]
-        statement = self.select(self.table, [*self.filters, *extra, *bounds], seq)
+        statement = self.select(self.table, [*self.row_filters, *extra, *bounds], seq)
         return SegmentPlan(segment.tier, statement)
 
     def _fts_driven(self, segment: Segment) -> SegmentPlan:
@@ -351,6 +375,12 @@ def run_list(
     plan = build_list(resource, query, scope=scope, dialect=conn.dialect.name)
     if plan.probe is not None and conn.execute(plan.probe).scalar_one() >= DENSE_SEARCH:
         plan = build_list(resource, query, scope=scope, dialect="sqlite", dense_search=True)
+    elif conn.dialect.name == "sqlite" and scope is None and not query.search:
+        residual, tokens = _split_search(query.where)
+        walked = () if tokens else walking.candidates(resource, residual, plan.ordering)
+        reach = query.offset + query.limit + 1
+        if walked and walking.dense(conn, resource, walked, reach):
+            plan = build_list(resource, query, dialect="sqlite", dense_filter=True)
     read = read_segments(conn, plan, query.offset, query.limit + 1)
     more = len(read) > query.limit
     read = read[: query.limit]
@@ -369,9 +399,21 @@ def run_list(
             prev_cursor = _token(ordering, first, before=True) if after_start else None
     total = None
     if plan.count is not None:
-        total = int(conn.execute(plan.count).scalar_one())
+        total = _counted_total(conn, resource, query, scope)
+        if total is None:
+            total = int(conn.execute(plan.count).scalar_one())
     rows = [row for row, _ in read]
     return Page(rows, total, next_cursor, prev_cursor, ordering)
+
+
+def _counted_total(
+    conn: Connection, resource: Resource, query: ListQuery, scope: Scope
+) -> int | None:
+    """SQLite: the total from the counters when they know it (see `walking.counted_total`)."""
+    if conn.dialect.name != "sqlite" or scope is not None or query.search:
+        return None
+    residual, tokens = _split_search(query.where)
+    return None if tokens else walking.counted_total(conn, resource, residual)
 
 
 def _token(ordering: Ordering, item: tuple[dict[str, Any], int | None], *, before: bool) -> str:
