@@ -15,12 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import QueuePool
 
 from clientbook.config import Settings
+from clientbook.domain.errors import Busy
 
 BUSY_TIMEOUT_MS = 10_000
 WRITER_WAIT_SECONDS = 30
+BUSY_RETRY_AFTER_SECONDS = 5
 
 
 def normalise_url(url: str) -> str:
@@ -103,11 +106,23 @@ class Database:
             raise RuntimeError("nested write transaction on the SQLite writer")
         self._local.writing = True
         try:
-            with self.writer.connect() as conn, conn.begin():
+            with self._writer_connection() as conn, conn.begin():
                 conn.info["settings"] = self.settings
                 yield conn
         finally:
             self._local.writing = False
+
+    def _writer_connection(self) -> Connection:
+        try:
+            return self.writer.connect()
+        except PoolTimeout:
+            # Every writer connection stayed busy for the whole wait (SQLite: a long import
+            # holds the one writer): a clear "try again", not an internal error.
+            raise Busy(
+                "The database is busy with a long write (such as an import); nothing was "
+                "written, try again shortly",
+                retry_after=BUSY_RETRY_AFTER_SECONDS,
+            ) from None
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
