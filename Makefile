@@ -4,6 +4,7 @@ UV_VERSION := 0.13.8
 UV := .tools/bin/uv
 VENV := .venv
 CHROMIUM := /usr/bin/chromium
+STRACE := /usr/bin/strace
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
@@ -16,13 +17,18 @@ $(UV):
 install: $(UV)
 	$(UV) sync --frozen --no-dev
 
-install-dev: $(UV) tests/appwrite/node/node_modules $(CHROMIUM)
+install-dev: $(UV) tests/appwrite/node/node_modules $(CHROMIUM) $(STRACE)
 	$(UV) sync --frozen --extra dev
 
 # Browser tests drive Debian's Chromium (Playwright never downloads a browser).
 $(CHROMIUM):
 	apt-get install -y --no-install-recommends chromium || \
 	  (apt-get update && apt-get install -y --no-install-recommends chromium)
+
+# The reliability suite fails chosen writes and fsyncs of the server with strace.
+$(STRACE):
+	apt-get install -y --no-install-recommends strace || \
+	  (apt-get update && apt-get install -y --no-install-recommends strace)
 
 # The Appwrite face is also tested with the official Node SDK (from the npm registry).
 tests/appwrite/node/node_modules: tests/appwrite/node/package-lock.json

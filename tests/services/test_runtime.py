@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
+from pathlib import Path
 
+import pytest
+
+from clientbook.config import Settings
+from clientbook.db import migrate
 from clientbook.db.engine import Database
 from clientbook.services import users
 from clientbook.services.passwords import verify_password
@@ -37,3 +43,21 @@ def test_readiness_reports_the_backend_and_current_migrations(database: Database
     assert ready
     assert body["status"] == "ready" and body["migrations"] == "current"
     assert body["database"] == database.dialect
+
+
+def test_an_unmigrated_database_is_not_current_and_probes_log_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = Database(Settings(database_url=f"sqlite:///{tmp_path}/empty.sqlite3"))
+    try:
+        with caplog.at_level(logging.INFO):
+            assert migrate.current_revision(db) is None
+            assert not migrate.is_current(db)
+        assert not [r for r in caplog.records if r.name.startswith("alembic")]
+        migrate.upgrade(db)
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            assert migrate.is_current(db)
+        assert not [r for r in caplog.records if r.name.startswith("alembic")]
+    finally:
+        db.dispose()
