@@ -4,6 +4,7 @@ requests per minute, each answered 4xx with an error naming what was too much.""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
 
 import orjson
@@ -87,7 +88,9 @@ def test_a_declared_body_over_the_cap_is_answered_before_anything_reads_it() -> 
         "headers": [(b"content-length", b"5000"), (b"content-type", b"application/json")],
     }
     guard = RequestLimits(app, caps=Caps(max_body_bytes=1024, max_upload_bytes=4096))
-    asyncio.run(guard(scope, receive, send))
+    # A thread of its own: Playwright (browser tests, same worker) keeps a loop running here.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, guard(scope, receive, send)).result()
     assert sent[0]["status"] == 413
 
 
