@@ -4,8 +4,8 @@ requests per minute, each answered 4xx with an error naming what was too much.""
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import orjson
 import pytest
