@@ -409,8 +409,10 @@ def run_list(
 def _counted_total(
     conn: Connection, resource: Resource, query: ListQuery, scope: Scope
 ) -> int | None:
-    """SQLite: the total from the counters when they know it (see `walking.counted_total`)."""
-    if conn.dialect.name != "sqlite" or scope is not None or query.search:
+    """The total from the counters when they know it (see `walking.counted_total`): on SQLite
+    counting 900,000 index entries takes 30 ms, on PostgreSQL a count of a million rows takes
+    hundreds of ms of the server's CPU."""
+    if scope is not None or query.search:
         return None
     residual, tokens = _split_search(query.where)
     return None if tokens else walking.counted_total(conn, resource, residual)

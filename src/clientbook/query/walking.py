@@ -138,7 +138,7 @@ def _values(condition: Condition) -> tuple[object, ...]:
 
 def _counts(conn: Connection, dimensions: set[str]) -> dict[tuple[str, str], int]:
     k = tables.customer_counts.c
-    # Summed per key: on PostgreSQL the table holds deltas (only SQLite calls this today).
+    # Summed per key: on PostgreSQL the table holds signed deltas (compacted now and then).
     rows = conn.execute(
         select(k.dimension, k.value, func.sum(k["count"]))
         .where(k.dimension.in_(["total", *sorted(dimensions)]))
