@@ -68,7 +68,8 @@ def test_only_the_worker_holding_the_lock_makes_the_scheduled_backup(
     try:
         with other.connect() as conn, conn.begin():
             # A sibling worker is making the backup right now.
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": upkeep.BACKUP_LOCK})
+            lock = "SELECT pg_advisory_xact_lock(:k, hashtext(current_schema()))"
+            conn.execute(text(lock), {"k": upkeep.BACKUP_LOCK})
             assert upkeep.backup_if_due(db) is None
         assert upkeep.backup_if_due(db) is not None
     finally:

@@ -27,7 +27,9 @@ from clientbook.services.runtime import Database
 
 log = logging.getLogger("clientbook.upkeep")
 TICK_SECONDS: Final = 30.0
-BACKUP_LOCK: Final = 0x636C_6B62_6B75_7000  # "clkbkup": the scheduled backup's advisory lock
+# The scheduled backup's advisory lock: "ckbp", and the schema, so that clientbooks sharing a
+# PostgreSQL database (one schema each) do not take turns at each other's backups.
+BACKUP_LOCK: Final = 0x636B_6270
 
 
 def check_settings(settings: Settings) -> None:
@@ -46,7 +48,10 @@ def _only_one_process(db: Database) -> Iterator[bool]:
         yield True
         return
     with db.transaction() as conn:
-        taken = conn.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": BACKUP_LOCK})
+        taken = conn.execute(
+            text("SELECT pg_try_advisory_xact_lock(:key, hashtext(current_schema()))"),
+            {"key": BACKUP_LOCK},
+        )
         yield bool(taken.scalar())
 
 
