@@ -29,8 +29,8 @@ from tests.conftest import settings_for
 ROWS = import_jobs.JOB_THRESHOLD_ROWS + 1_000  # large enough to run as a background job
 
 
-def big_csv() -> bytes:
-    rows = "".join(f"Person {n},p{n}@x.io\n" for n in range(ROWS))
+def big_csv(count: int = ROWS) -> bytes:
+    rows = "".join(f"Person {n},p{n}@x.io\n" for n in range(count))
     return f"name,email\n{rows}".encode()
 
 
@@ -70,8 +70,12 @@ def test_the_app_stops_its_jobs_when_it_shuts_down(database_url: str) -> None:
     db = Database(settings_for(database_url, shutdown_grace_seconds=0))
     try:
         with Api(db) as api:
-            files = {"file": ("people.csv", big_csv(), "text/csv")}
-            started = api.post("/api/customers/import", files=files, headers=api.key_headers())
+            headers = api.key_headers()
+            # Use the key once first: its first use records `lastUsedAt` after the response,
+            # and the test client waits for that write, which waits for the import's writer.
+            api.get("/api/auth/me", headers=headers)
+            files = {"file": ("people.csv", big_csv(10 * ROWS), "text/csv")}
+            started = api.post("/api/customers/import", files=files, headers=headers)
             assert started.status_code == 202, started.text
             job_id = started.json()["job"]["$id"]
         job = import_jobs.get_job(db, SYSTEM, job_id)

@@ -99,9 +99,3 @@ def install(app: FastAPI) -> None:
         return JSONBytes(
             error_body(code, message), status_code=exc.status_code, headers=exc.headers
         )
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONBytes:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        body = error_body("internal_error", "Something went wrong on our side")
-        return JSONBytes(body, status_code=500)
