@@ -53,7 +53,7 @@ LABELS: dict[str, str] = {
     "important": N_("Important"),
     "follow_up": N_("Follow-up"),
     # accounts
-    "user": N_("Customer"),
+    "user": N_("Customer (user)"),
     "super_admin": N_("Staff (super admin)"),
     "invited": N_("Invited"),
     "blocked": N_("Blocked"),

@@ -1,43 +1,25 @@
-"""The console's words for stored values (statuses, sources, types), in the page's language.
-
-Functions, not constants: each call translates into the language of the page being drawn.
+"""The console's words for the follow-up windows; stored values (statuses, sources, types)
+are `clientbook.web.vocabulary`'s. Functions, not constants: each call translates into the
+language of the page being drawn.
 """
 
 from __future__ import annotations
 
+from clientbook.domain.enums import CUSTOMER_SOURCES, CUSTOMER_STATUSES, CUSTOMER_TYPES
 from clientbook.web.i18n import gettext as _
+from clientbook.web.vocabulary import options
 
 
 def statuses() -> dict[str, str]:
-    return {
-        "active": _("Active"),
-        "inactive": _("Inactive"),
-        "lead": _("Lead"),
-        "prospect": _("Prospect"),
-        "archived": _("Archived"),
-    }
+    return dict(options(CUSTOMER_STATUSES))
 
 
 def sources() -> dict[str, str]:
-    return {
-        "website": _("Website"),
-        "referral": _("Referral"),
-        "social_media": _("Social media"),
-        "advertising": _("Advertising"),
-        "trade_show": _("Trade show"),
-        "cold_call": _("Cold call"),
-        "email_campaign": _("Email campaign"),
-        "other": _("Other"),
-    }
+    return dict(options(CUSTOMER_SOURCES))
 
 
 def customer_types() -> dict[str, str]:
-    return {
-        "individual": _("Individual"),
-        "company": _("Company"),
-        "non-profit": _("Non-profit"),
-        "government": _("Government"),
-    }
+    return dict(options(CUSTOMER_TYPES))
 
 
 def due_windows() -> dict[str, str]:
