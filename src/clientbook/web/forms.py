@@ -69,3 +69,30 @@ def _number(raw: str, kind: str) -> Any:
     if isinstance(number, float) and not math.isfinite(number):
         return raw
     return number
+
+
+def form_version(form: Mapping[str, str]) -> int | None:
+    """The record version a form was drawn from (its hidden `version` field), if any."""
+    text = form.get("version", "")
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+def split_tags(text: str) -> list[str]:
+    """ "vip, wholesale ,, kl" → ["vip", "wholesale", "kl"] (the service cleans and checks)."""
+    return [tag.strip() for tag in text.split(",") if tag.strip()]
+
+
+def merge_note_texts(
+    current: Mapping[str, Any] | None, form: Mapping[str, str]
+) -> dict[str, Any] | None:
+    """The record's `notes` object with the form's `notes.<key>` texts set ("" removes the
+    key), its other keys kept; None when nothing is left."""
+    merged = dict(current or {})
+    for name, text in form.items():
+        if name.startswith("notes."):
+            key = name.split(".", 1)[1]
+            if text:
+                merged[key] = text
+            else:
+                merged.pop(key, None)
+    return merged or None

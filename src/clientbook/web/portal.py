@@ -33,7 +33,7 @@ from clientbook.services import auth, gdpr, notes, timeline
 from clientbook.services import customers as customer_service
 from clientbook.services import users as user_service
 from clientbook.web import vocabulary
-from clientbook.web.forms import changes, read_form
+from clientbook.web.forms import changes, form_version, merge_note_texts, read_form, split_tags
 from clientbook.web.i18n import N_
 from clientbook.web.session import LANGUAGE_COOKIE, Visitor, VisitorDep, db_of
 from clientbook.web.templating import PageRoute, Redirect, redirect, render
@@ -243,18 +243,12 @@ def _notes_object(record: dict[str, Any] | None) -> dict[str, Any]:
 def _with_note_texts(
     data: dict[str, Any], form: dict[str, str], current: dict[str, Any] | None
 ) -> dict[str, Any]:
-    """The form's `notes.*` texts merged into the record's notes object (its other keys kept)."""
-    if not any(f"notes.{key}" in form for key in NOTE_TEXTS):
+    """The form's `notes.*` texts (the ones a customer writes) merged into the record's notes
+    object, its other keys kept."""
+    texts = {f"notes.{key}": form[f"notes.{key}"] for key in NOTE_TEXTS if f"notes.{key}" in form}
+    if not texts:
         return data
-    merged = _notes_object(current)
-    for key in NOTE_TEXTS:
-        if f"notes.{key}" in form:
-            text = form[f"notes.{key}"]
-            if text:
-                merged[key] = text
-            else:
-                merged.pop(key, None)
-    return {**data, "notes": merged or None}
+    return {**data, "notes": merge_note_texts(_notes_object(current), texts)}
 
 
 def _by_form_field(problems: dict[str, str]) -> dict[str, str]:
@@ -279,11 +273,6 @@ def details_page(request: Request, visitor: VisitorDep, principal: CustomerDep) 
     return _details_page(request, visitor, _own_record(request, principal))
 
 
-def _version(form: dict[str, str]) -> int | None:
-    text = form.get("version", "")
-    return int(text) if text.isascii() and text.isdigit() else None
-
-
 @router.post("/me/details")
 async def save_details(request: Request, visitor: VisitorDep, principal: CustomerDep) -> Response:
     form = await read_form(request)
@@ -300,7 +289,7 @@ async def save_details(request: Request, visitor: VisitorDep, principal: Custome
                 customer_service.create_customer(conn, principal, fresh)
                 return True
             customer_service.update_customer(
-                conn, principal, current["id"], body, expected_version=_version(form)
+                conn, principal, current["id"], body, expected_version=form_version(form)
             )
             return False
 
@@ -324,10 +313,6 @@ async def save_details(request: Request, visitor: VisitorDep, principal: Custome
     return redirect("/" if created else "/me/details", notice=N_("Your details have been saved."))
 
 
-def _split_tags(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
 @router.post("/me/tags")
 async def add_tags(request: Request, visitor: VisitorDep, principal: CustomerDep) -> Response:
     """Add the comma-separated tags typed (the service de-duplicates and checks them)."""
@@ -336,7 +321,7 @@ async def add_tags(request: Request, visitor: VisitorDep, principal: CustomerDep
 
     def add(conn: Connection, record: dict[str, Any]) -> None:
         current = get_customer_tags(record["metadata"])
-        customer_service.set_tags(conn, principal, record["id"], [*current, *_split_tags(typed)])
+        customer_service.set_tags(conn, principal, record["id"], [*current, *split_tags(typed)])
 
     try:
         await _on_own_record(request, principal, add)

@@ -42,7 +42,7 @@ from clientbook.services import onboarding
 from clientbook.services.timeline import customer_timeline
 from clientbook.services.users import list_staff
 from clientbook.web.console.staff import StaffDep
-from clientbook.web.forms import read_form, typed
+from clientbook.web.forms import form_version, merge_note_texts, read_form, split_tags, typed
 from clientbook.web.i18n import N_
 from clientbook.web.session import Visitor, db_of
 from clientbook.web.templating import PageRoute, redirect, render
@@ -199,15 +199,8 @@ def _record_data(
     """Form texts → a customer body: typed values, and `notes.*` merged into the notes object."""
     plain = {name: value for name, value in shown.items() if not name.startswith("notes.")}
     data = typed(CUSTOMER_ATTRIBUTES, plain)
-    note_texts = {n.split(".", 1)[1]: v for n, v in shown.items() if n.startswith("notes.")}
-    if note_texts:
-        notes = dict(current_notes or {})
-        for key, text in note_texts.items():
-            if text:
-                notes[key] = text
-            else:
-                notes.pop(key, None)
-        data["notes"] = notes or None
+    if any(name.startswith("notes.") for name in shown):
+        data["notes"] = merge_note_texts(current_notes, shown)
     return data
 
 
@@ -217,11 +210,6 @@ def _form_errors(fields: Mapping[str, str]) -> dict[str, str]:
     for name, message in fields.items():
         out[name.replace("/", ".")] = message
     return out
-
-
-def _version(form: Mapping[str, str]) -> int | None:
-    text = form.get("version", "")
-    return int(text) if text.isdigit() else None
 
 
 def _act(
@@ -261,7 +249,7 @@ async def save_details(customer_id: str, request: Request, visitor: StaffDep) ->
         return redirect(f"/admin/customers/{customer_id}", notice=N_("Nothing to save"))
     notes = record.get("notes") if isinstance(record.get("notes"), dict) else None
     data = _record_data(changed, current_notes=notes)
-    version = _version(form)
+    version = form_version(form)
     return _act(
         request, visitor, customer_id, "details", shown,
         lambda conn, who: customer_service.update_customer(
@@ -274,7 +262,7 @@ async def save_details(customer_id: str, request: Request, visitor: StaffDep) ->
 @router.post("/customers/{customer_id}/status")
 async def change_status(customer_id: str, request: Request, visitor: StaffDep) -> Response:
     form = await read_form(request)
-    version = _version(form)
+    version = form_version(form)
     return _act(
         request, visitor, customer_id, "status", form,
         lambda conn, who: customer_service.change_status(
@@ -288,7 +276,7 @@ async def change_status(customer_id: str, request: Request, visitor: StaffDep) -
 @router.post("/customers/{customer_id}/assignment")
 async def assign(customer_id: str, request: Request, visitor: StaffDep) -> Response:
     form = await read_form(request)
-    version = _version(form)
+    version = form_version(form)
     return _act(
         request, visitor, customer_id, "assignment", form,
         lambda conn, who: customer_service.assign_customer(
@@ -298,15 +286,10 @@ async def assign(customer_id: str, request: Request, visitor: StaffDep) -> Respo
     )  # fmt: skip
 
 
-def split_tags(text: str) -> list[str]:
-    """ "vip, wholesale ,, kl" → ["vip", "wholesale", "kl"] (the service cleans and checks)."""
-    return [tag.strip() for tag in text.split(",") if tag.strip()]
-
-
 @router.post("/customers/{customer_id}/tags")
 async def set_tags(customer_id: str, request: Request, visitor: StaffDep) -> Response:
     form = await read_form(request)
-    version = _version(form)
+    version = form_version(form)
     return _act(
         request, visitor, customer_id, "tags", form,
         lambda conn, who: customer_service.set_tags(
@@ -376,7 +359,7 @@ def delete_note(customer_id: str, item_id: str, request: Request, visitor: Staff
 @router.post("/customers/{customer_id}/delete")
 async def delete_customer(customer_id: str, request: Request, visitor: StaffDep) -> Response:
     form = await read_form(request)
-    version = _version(form)
+    version = form_version(form)
     with db_of(request).transaction() as conn:
         customer_service.delete_customer(
             conn, visitor.require(), customer_id, expected_version=version

@@ -36,7 +36,7 @@ from clientbook.services import customers as customer_service
 from clientbook.services.follow_up_due import due_params
 from clientbook.web.console import labels
 from clientbook.web.console.staff import StaffDep
-from clientbook.web.forms import read_form, read_list
+from clientbook.web.forms import read_form, read_list, split_tags
 from clientbook.web.i18n import gettext as _
 from clientbook.web.session import Visitor, db_of
 from clientbook.web.templating import PageRoute, redirect, render
@@ -285,7 +285,7 @@ def bulk_body(action: str, ids: list[str], form: Mapping[str, str]) -> dict[str,
     for key in bulk_actions.ACTION_PARAMS.get(action, ()):
         value = form.get(key, "")
         if key == "tags":
-            data[key] = [tag.strip() for tag in value.split(",") if tag.strip()]
+            data[key] = split_tags(value)
         elif key == "reason":
             if value:
                 data[key] = value
