@@ -61,29 +61,13 @@ EVENT_LABELS = {
     "customer.tagged": N_("Tags changed"),
     "customer.contacted": N_("Contact recorded"),
 }
-FIELD_LABELS = {
-    "name": N_("Name"),
-    "email": N_("Email"),
-    "phone": N_("Phone"),
-    "company": N_("Company"),
-    "jobTitle": N_("Job title"),
-    "customerType": N_("Customer type"),
-    "industry": N_("Industry"),
-    "website": N_("Website"),
-    "address": N_("Address"),
-    "city": N_("City"),
-    "state": N_("State"),
-    "zipCode": N_("Postcode"),
-    "country": N_("Country"),
-    "language": N_("Language"),
-    "timezone": N_("Time zone"),
-    "currency": N_("Currency"),
-    "metadata": N_("Tags"),
-    "status": N_("Status"),
-}
 LABELS = {
     "events": EVENT_LABELS,
-    "fields": FIELD_LABELS,
+    # What a customer's timeline names when their record changed: their own fields, status, tags.
+    "fields": {
+        name: vocabulary.FIELD_LABELS[name]
+        for name in (*DETAIL_FIELDS, *SETTING_FIELDS, "metadata", "status")
+    },
     "other_event": N_("Your record changed"),
 }
 

@@ -80,6 +80,7 @@ environment.globals.update(
     is_known_notice=i18n.is_known,
     csrf_field=CSRF_FIELD,
     label_of=vocabulary.label,
+    field_label=vocabulary.field_label,
     options_of=vocabulary.options,
     version=__version__,
 )

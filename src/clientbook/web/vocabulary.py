@@ -69,6 +69,44 @@ LABELS: dict[str, str] = {
 }
 
 
+# The customer record's attributes as forms and timelines name them (the `metadata` of a
+# change is its tags; `notes.<key>` are the texts of the record's notes object).
+FIELD_LABELS: dict[str, str] = {
+    "name": N_("Name"),
+    "email": N_("Email"),
+    "phone": N_("Phone"),
+    "customerType": N_("Customer type"),
+    "company": N_("Company"),
+    "jobTitle": N_("Job title"),
+    "industry": N_("Industry"),
+    "website": N_("Website"),
+    "address": N_("Address"),
+    "city": N_("City"),
+    "state": N_("State"),
+    "zipCode": N_("Postcode"),
+    "country": N_("Country"),
+    "source": N_("Source"),
+    "totalRevenue": N_("Total revenue"),
+    "totalInvoices": N_("Invoices"),
+    "lastContactAt": N_("Last contact (UTC)"),
+    "nextFollowUpAt": N_("Next follow-up (UTC)"),
+    "language": N_("Language"),
+    "currency": N_("Currency"),
+    "timezone": N_("Time zone"),
+    "notes.general": N_("General notes"),
+    "notes.preferences": N_("Preferences"),
+    "notes.importantInfo": N_("Important information"),
+    "status": N_("Status"),
+    "assignedTo": N_("Assigned to"),
+    "metadata": N_("Tags"),
+}
+
+
+def field_label(name: str) -> str:
+    text = FIELD_LABELS.get(name)
+    return name if text is None else gettext(text)
+
+
 def label(value: str | None) -> str:
     if value is None:
         return ""
