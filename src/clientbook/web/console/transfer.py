@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, get_args
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -40,13 +40,14 @@ from clientbook.domain.enums import (
 from clientbook.services import exports, import_jobs, import_uploads
 from clientbook.services import users as user_service
 from clientbook.services.imports import ImportOptions
+from clientbook.services.imports.readers import ImportFormat, parse_format
 from clientbook.web.console.staff import StaffDep
 from clientbook.web.session import CSRF_FIELD, Visitor, db_of
 from clientbook.web.templating import PageRoute, redirect, render
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
-IMPORT_FORMATS: Final = ("csv", "json", "jsonl", "xlsx")
+IMPORT_FORMATS: Final = get_args(ImportFormat)  # the formats the importer reads
 EXPORT_FORMATS: Final = ("csv", "json", "jsonl", "xlsx")
 # The export form's own filters; any other list filter in the URL (a link from the customers
 # table) is carried along as it is.
@@ -205,9 +206,10 @@ def check_length(request: Request) -> None:
 
 
 def _options_of(values: dict[str, Any], *, dry_run: bool) -> ImportOptions:
-    fmt = values.get("format") or None
-    if fmt is not None and fmt not in IMPORT_FORMATS:
-        raise errors.ValidationFailed({"format": "one of csv, json, jsonl, xlsx"})
+    try:
+        fmt = parse_format(values.get("format"))  # the importer's rule, aliases included
+    except errors.UnsupportedMedia as exc:  # on a form it is a field like the others: 422
+        raise errors.ValidationFailed(exc.fields) from None
     return ImportOptions(
         format=fmt,
         overwrite=bool(values.get("overwrite")),
