@@ -3,6 +3,7 @@ invited users, the report, jobs; and the export -> import round trip in every fo
 
 from __future__ import annotations
 
+import threading
 import time
 import zipfile
 from dataclasses import replace
@@ -204,6 +205,35 @@ def test_dry_run_reports_and_writes_nothing(database: Database, tmp_path: Path) 
     assert (report.created, report.applied) == (1, False)
     assert count(database, customers) == 0
     assert count(database, users) == 0
+
+
+def test_rows_are_read_and_validated_before_the_writer_is_taken(
+    database: Database, tmp_path: Path
+) -> None:
+    """Other writes go on while a large file is read and checked: on SQLite the import holds
+    the one writer only for its second pass (they used to wait for the whole import and fail
+    with 503 past the writer wait)."""
+    rows = "".join(f"Row {i},row{i}@x.io,Ipoh\n" for i in range(2 * 2_000 + 1))
+    source = open_source(write(tmp_path, "x.csv", HEADER + rows), filename="x.csv", fmt=None)
+    seen: list[tuple[int, int]] = []
+    written: list[dict[str, Any]] = []
+
+    def progress(done: int, total: int) -> None:
+        if not seen:  # the first call comes from the first pass, after one batch
+            writer = threading.Thread(
+                target=lambda: written.append(make_customer(database, name="Meanwhile"))
+            )
+            writer.start()
+            writer.join(timeout=10)
+        seen.append((done, total))
+
+    report = run_import(database, SYSTEM, source, ImportOptions(), progress=progress)
+    assert [c["name"] for c in written] == ["Meanwhile"]
+    assert (report.created, report.applied) == (4_001, True)
+    assert count(database, customers) == 4_002
+    assert seen[0] == (1_000, 4_001)  # each pass is half of the progress
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+    assert seen[-1] == (4_001, 4_001)
 
 
 def test_rows_limit_refuses_the_file(database: Database, tmp_path: Path) -> None:

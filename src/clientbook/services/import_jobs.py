@@ -5,10 +5,11 @@ answers for any of them. An import of more than `JOB_THRESHOLD_ROWS` rows runs i
 thread of the server process and the caller polls.
 
 Trade-off (SQLite): an import is one transaction — all rows or none, and a crash or restart
-leaves nothing half-applied — so a job holds the one writer for its whole run, and other writes
-wait behind it (up to the writer timeout). Committing in batches would free the writer between
-batches but give up that promise; big imports are meant for quiet hours. On PostgreSQL other
-writes go on beside the job.
+leaves nothing half-applied — so while a job writes it holds the one writer and other writes
+wait behind it (up to the writer wait, then 503 `busy`). It takes the writer only for its second
+pass (`imports.engine`): reading and validating the file, the larger part, comes first, without
+it. Committing in batches would free the writer between batches but give up the all-or-nothing
+promise. On PostgreSQL other writes go on beside the job.
 
 Progress (`processedRows`) lives in this process's memory while the job runs: the job's own
 transaction holds the writer, so it cannot also write progress rows on SQLite. Another server

@@ -7,18 +7,28 @@ the match is a failed row. A staff import creates `invited` users for rows whose
 account; a user's import restores only their own record.
 
 The whole import is one transaction: all rows or none without `skipErrors`, and a crash leaves
-nothing half-applied either way. Rows are processed in batches: one lookup per batch for the
-matches, creates written through `services.bulk` (executemany), updates one statement each,
-every batch inside a savepoint so that a database-level conflict costs only its own rows.
+nothing half-applied either way. It runs in two passes, so that the transaction (on SQLite: the
+one writer, which every other write of the server waits for) is held only for the part that
+needs the database:
+
+1. reading, converting and validating every row as a new record, with its derived columns
+   (about two thirds of the work), before any transaction, into a spool: memory while small, a
+   temporary file beyond, so that a million rows do not grow the server's memory;
+2. in the transaction, batch by batch from the spool: one lookup per batch for the matches,
+   the rules that need the database (uniqueness, the owner, the assignee, field rules),
+   creates written through `services.bulk` (executemany), updates validated against the
+   record they change and written one statement each.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import pickle
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final
+from typing import IO, Any, Final, NamedTuple
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -49,6 +59,7 @@ from clientbook.services.records import settings_of
 from clientbook.services.runtime import Database
 
 BATCH_ROWS: Final = 2_000
+SPOOL_MEMORY_BYTES: Final = 32 * 1024 * 1024  # checked rows beyond this go to a temporary file
 _EXISTS: Final = (
     "exists: a customer with this value is in the database already (import with overwrite "
     "to update it)"
@@ -94,6 +105,61 @@ class _Known:
             self.by_email.pop(key, None)
 
 
+class _Checked(NamedTuple):
+    """One row after the first pass: its body (or the body's own problems: unreadable cells,
+    unknown columns) and, for a good body, the row it would be inserted as and its audit
+    changes (the owner, `userId`, is settled by the second pass), or why it cannot be."""
+
+    number: int
+    data: dict[str, Any]
+    errors: dict[str, str]
+    customer: Record | None = None
+    changes: audit.Changes | None = None
+    invalid: dict[str, str] | None = None
+
+
+@dataclass
+class _RowChecker:
+    """The first pass over one row: everything `Importer._create` does that needs no database
+    (validation, the field rules, the derived columns, the audit changes)."""
+
+    principal: Principal
+    region: str
+    now: datetime
+    formatted: dict[datetime, str | None] = field(default_factory=dict)
+
+    def __call__(self, number: int, body: RowBody) -> _Checked:
+        if body.errors:
+            return _Checked(number, body.data, body.errors)
+        creating = dict(body.data)
+        if not creating.get("userId"):
+            creating["userId"] = _PLACEHOLDER_OWNER
+        try:
+            values = validate_customer(creating, default_region=self.region)
+            _check_fields(self.principal, body.data, values, current=None)
+        except DomainError as exc:
+            return _Checked(number, body.data, {}, invalid=exc.fields or {"row": exc.message})
+        record_id = values.pop(ID, None) or new_id()
+        customer = bulk.build_customer_row(
+            values,
+            record_id=record_id,
+            created_at=self.now,
+            created_by=self.principal.user_id,
+            default_region=self.region,
+        )
+        return _Checked(number, body.data, {}, customer, _created(values, self.formatted))
+
+
+def _spooled(spool: IO[bytes]) -> Iterator[list[_Checked]]:
+    """The batches `_first_pass` wrote into `spool`, in order."""
+    spool.seek(0)
+    while True:
+        try:
+            yield pickle.load(spool)  # our own file, written just now
+        except EOFError:
+            return
+
+
 @dataclass
 class _Create:
     row: int
@@ -106,7 +172,12 @@ class Importer:
     """One import run over one open transaction (never commits)."""
 
     def __init__(
-        self, conn: Connection, principal: Principal, options: ImportOptions, report: ImportReport
+        self,
+        conn: Connection,
+        principal: Principal,
+        options: ImportOptions,
+        report: ImportReport,
+        now: datetime,
     ) -> None:
         self.conn = conn
         self.principal = principal
@@ -114,43 +185,35 @@ class Importer:
         self.report = report
         self.region = settings_of(conn).default_region
         self.reason = f"import {report.import_id}"
-        self.now = utcnow()
+        self.now = now  # the first pass's: the rows it built carry it
         self.pending: list[_Create] = []
         self.pending_ids: set[str] = set()
         self.known = _Known()
         self._staff_ids: set[str] | None = None
         self.sqlite = conn.dialect.name == "sqlite"
-        self._formatted: dict[datetime, Any] = {}
+        self._formatted: dict[datetime, str | None] = {}
 
     # --- the batch loop ------------------------------------------------------------------------
 
-    def run(self, rows: Iterator[tuple[int, RowBody]], progress: Progress | None = None) -> None:
-        batch: list[tuple[int, RowBody]] = []
-        for item in rows:
-            batch.append(item)
-            if len(batch) >= BATCH_ROWS:
-                self._batch(batch)
-                batch = []
-                if progress is not None:
-                    progress(self.report.processed_rows, self.report.total_rows)
-        if batch:
+    def run(self, batches: Iterable[list[_Checked]], progress: Progress | None = None) -> None:
+        for batch in batches:
             self._batch(batch)
-        if progress is not None:
-            progress(self.report.processed_rows, self.report.total_rows)
+            if progress is not None:
+                progress(self.report.processed_rows, self.report.total_rows)
 
-    def _batch(self, batch: list[tuple[int, RowBody]]) -> None:
-        valid: list[tuple[int, dict[str, Any]]] = []
-        for number, body in batch:
-            if body.errors:
-                self.report.fail(number, body.errors)
+    def _batch(self, batch: list[_Checked]) -> None:
+        valid: list[_Checked] = []
+        for row in batch:
+            if row.errors:
+                self.report.fail(row.number, row.errors)
             else:
-                valid.append((number, body.data))
-        self.known = self._lookup([data for _, data in valid])
-        for number, data in valid:
+                valid.append(row)
+        self.known = self._lookup([row.data for row in valid])
+        for row in valid:
             try:
-                self._row(number, data)
+                self._row(row)
             except DomainError as exc:
-                self.report.fail(number, exc.fields or {"row": exc.message})
+                self.report.fail(row.number, exc.fields or {"row": exc.message})
         self._flush()
         self.report.processed_rows += len(batch)
 
@@ -190,9 +253,10 @@ class Importer:
 
     # --- one row -------------------------------------------------------------------------------
 
-    def _row(self, number: int, data: dict[str, Any]) -> None:
+    def _row(self, row: _Checked) -> None:
+        data = row.data
         if not self.principal.is_staff:
-            self._own_row(number, data)
+            self._own_row(row)
             return
         record_id = data.get(ID)
         match = self.known.by_id.get(record_id) if isinstance(record_id, str) else None
@@ -201,21 +265,22 @@ class Importer:
             match = self.known.by_email.get(_key(data.get("email")) or "")
             matched_on = "email"
         if match is None:
-            self._create(number, data)
+            self._create(row)
         elif not self.options.overwrite:
             raise ValidationFailed({matched_on: _EXISTS})
         else:
             self._update(data, match)
 
-    def _own_row(self, number: int, data: dict[str, Any]) -> None:
+    def _own_row(self, row: _Checked) -> None:
         """A user's import restores their own record: `userId` is always themselves."""
+        data = row.data
         owner = self.principal.id
         if data.get("userId") not in (None, owner):
             raise ValidationFailed({"userId": "must be your own user id"})
         data["userId"] = owner
         mine = next(iter(self.known.by_id.values()), None)
         if mine is None:
-            self._create(number, data)
+            self._create(row)
             return
         if data.get(ID) not in (None, mine["id"]):
             raise ValidationFailed({ID: "must be the id of your own record"})
@@ -224,41 +289,34 @@ class Importer:
                                     "with overwrite to update it)"})  # fmt: skip
         self._update(data, mine)
 
-    def _create(self, number: int, data: dict[str, Any]) -> None:
-        given_owner = data.get("userId")
-        body = dict(data)
-        if not given_owner:
-            body["userId"] = _PLACEHOLDER_OWNER
-        values = validate_customer(body, default_region=self.region)
-        record_id = values.pop(ID, None) or new_id()
-        self._check_fields(data, values, current=None)
-        self._check_assignee(values)
-        key = _key(values.get("email"))
+    def _create(self, row: _Checked) -> None:
+        """The rest of a create, once the first pass has checked the row as one."""
+        customer, changes = row.customer, row.changes
+        if customer is None or changes is None:
+            raise ValidationFailed(row.invalid or {})
+        self._check_assignee(customer)
+        key = _key(customer.get("email"))
         if key is not None and key in self.known.by_email:
             message = "A customer with this email already exists"
             raise ValidationFailed({"email": message})
+        record_id = customer["id"]
         if record_id in self.known.by_id:
             raise ValidationFailed({ID: "This id is already used"})
-        owner_id, user = self._owner_for(values, given_owner)
-        values["userId"] = owner_id
-        row = bulk.build_customer_row(
-            values,
-            record_id=record_id,
-            created_at=self.now,
-            created_by=self.principal.user_id,
-            default_region=self.region,
-        )
+        owner_id, user = self._owner_for(customer, row.data.get("userId"))
+        customer["userId"] = owner_id
+        changes["userId"] = {"from": None, "to": owner_id}
         audit_rows = []
         if user is not None:
-            audit_rows.append(self._audit("user.created", "user", user["id"], self._created(
-                {k: user[k] for k in ("email", "name", "role", "status")})))  # fmt: skip
-        audit_rows.append(self._audit("customer.created", "customer", record_id,
-                                      self._created(values)))  # fmt: skip
-        self.pending.append(_Create(number, row, user, audit_rows))
+            account = _created(
+                {k: user[k] for k in ("email", "name", "role", "status")}, self._formatted
+            )
+            audit_rows.append(self._audit("user.created", "user", user["id"], account))
+        audit_rows.append(self._audit("customer.created", "customer", record_id, changes))
+        self.pending.append(_Create(row.number, customer, user, audit_rows))
         self.pending_ids.add(record_id)
-        self.known.remember(row)
+        self.known.remember(customer)
 
-    def _owner_for(self, values: dict[str, Any], given: Any) -> tuple[str, Record | None]:
+    def _owner_for(self, values: Record, given: Any) -> tuple[str, Record | None]:
         """The row's owner, and the invited account to create for it (None when the owner has
         an account). Staff name any user without a record, or let the email find one."""
         if not self.principal.is_staff:
@@ -295,7 +353,7 @@ class Importer:
         if not changed:
             self.report.unchanged += 1
             return
-        self._check_fields(changed, changed, current=current)
+        _check_fields(self.principal, changed, changed, current=current)
         self._check_assignee(changed)
         key = _key(changed.get("email"))
         holder = self.known.by_email.get(key) if key is not None else None
@@ -329,18 +387,6 @@ class Importer:
 
     # --- rules -----------------------------------------------------------------------------
 
-    def _check_fields(
-        self, sent: dict[str, Any], values: dict[str, Any], *, current: Record | None
-    ) -> None:
-        """The API's field rules for the fields a row sets. An owner's staff-only fields may
-        hold what they already hold (their default on create): a user's own export carries
-        them, and restoring it sets nothing."""
-        names = [name for name in sent if name != ID]
-        if not self.principal.is_staff:
-            before = current if current is not None else _DEFAULTS
-            names = [n for n in names if n not in STAFF_FIELDS or values.get(n) != before.get(n)]
-        assert_can_set_customer_fields(self.principal, names, creating=current is None)
-
     def _check_assignee(self, values: dict[str, Any]) -> None:
         assignee = values.get("assignedTo")
         if assignee is None:
@@ -362,22 +408,6 @@ class Importer:
             self.principal, action, entity_type=entity_type, entity_id=entity_id,
             changes=changes, reason=self.reason, at=self.now,
         )  # fmt: skip
-
-    def _created(self, values: dict[str, Any]) -> audit.Changes:
-        """`audit.diff({}, values)`, what a single create records, built for a million rows:
-        every set field from None; an instant is formatted once (most rows share `now`)."""
-        changes: audit.Changes = {}
-        formatted = self._formatted
-        for name, value in values.items():
-            if value is None:
-                continue
-            if value.__class__ is datetime:
-                text = formatted.get(value)
-                if text is None:
-                    text = formatted[value] = format_datetime(value)
-                value = text
-            changes[name] = {"from": None, "to": value}
-        return changes
 
     def _audit_now(self, row: Record) -> None:
         audit.record_many(self.conn, [row])
@@ -444,6 +474,35 @@ class Importer:
             self.conn.execute(delete(users).where(users.c.id.in_(owners)))
 
 
+def _check_fields(
+    principal: Principal, sent: dict[str, Any], values: dict[str, Any], *, current: Record | None
+) -> None:
+    """The API's field rules for the fields a row sets. An owner's staff-only fields may
+    hold what they already hold (their default on create): a user's own export carries
+    them, and restoring it sets nothing."""
+    names = [name for name in sent if name != ID]
+    if not principal.is_staff:
+        before = current if current is not None else _DEFAULTS
+        names = [n for n in names if n not in STAFF_FIELDS or values.get(n) != before.get(n)]
+    assert_can_set_customer_fields(principal, names, creating=current is None)
+
+
+def _created(values: dict[str, Any], formatted: dict[datetime, str | None]) -> audit.Changes:
+    """`audit.diff({}, values)`, what a single create records, built for a million rows:
+    every set field from None; an instant is formatted once (most rows share `now`)."""
+    changes: audit.Changes = {}
+    for name, value in values.items():
+        if value is None:
+            continue
+        if value.__class__ is datetime:
+            text = formatted.get(value)
+            if text is None:
+                text = formatted[value] = format_datetime(value)
+            value = text
+        changes[name] = {"from": None, "to": value}
+    return changes
+
+
 def _conflict(exc: IntegrityError) -> dict[str, str]:
     """The field a unique constraint protects, as the single-record services name it."""
     detail = str(exc.orig)
@@ -480,10 +539,28 @@ def prepare_source(
     return total, mapping
 
 
-def _bodies(source: Source, mapping: ColumnMap | None) -> Iterator[tuple[int, RowBody]]:
+def _first_pass(
+    source: Source,
+    mapping: ColumnMap | None,
+    check: _RowChecker,
+    spool: IO[bytes],
+    progress: Progress | None,
+    total: int,
+) -> None:
+    """Read, convert and check every row into `spool`, batch by batch (see the module doc)."""
     spreadsheet = mapping is not None
+    batch: list[_Checked] = []
+    checked = 0
     for number, cells in source.rows():
-        yield number, row_body(cells, mapping, spreadsheet=spreadsheet)
+        batch.append(check(number, row_body(cells, mapping, spreadsheet=spreadsheet)))
+        if len(batch) >= BATCH_ROWS:
+            pickle.dump(batch, spool, protocol=pickle.HIGHEST_PROTOCOL)
+            checked += len(batch)
+            batch = []
+            if progress is not None:
+                progress(checked, total)
+    if batch:
+        pickle.dump(batch, spool, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def run_import(
@@ -503,33 +580,63 @@ def run_import(
         principal, source, max_rows=db.settings.max_import_rows
     )
     report.ignored_columns = list(mapping.ignored) if mapping is not None else []
-    try:
-        with bulk.sorting_on_disk(db), db.transaction() as conn:
-            # Into a (nearly) empty table, building the plain indexes once at the end is far
-            # cheaper than keeping them up to date row by row (`bulk.DeferredIndexes`). SQLite
-            # only: there readers keep their snapshot meanwhile, while on PostgreSQL the
-            # dropped indexes would lock every reader of `users` and `customers` (sign-ins
-            # included) out until the import ends. Not for a dry run, which rolls back.
-            coming = {
-                "users": report.total_rows,
-                "customers": report.total_rows,
-                "customer_tags": report.total_rows // 2,
-                "audit_logs": 2 * report.total_rows,
-            }
-            fast = conn.dialect.name == "sqlite" and not options.dry_run
-            with bulk.DeferredIndexes(conn, coming if fast else {}):
-                importer = Importer(conn, principal, options, report)
-                importer.run(_bodies(source, mapping), progress)
-            if options.dry_run or (report.failed and not options.skip_errors):
-                raise _RollBack
-            audit.record(
-                conn, principal, "import.completed", entity_type="customer", entity_id=None,
-                changes=audit.diff({}, _summary(report)), reason=f"import {import_id}",
-            )  # fmt: skip
-    except _RollBack:
-        return report
+    first, second = _halves(progress)
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES) as spool:
+        check = _RowChecker(principal, db.settings.default_region, utcnow())
+        _first_pass(source, mapping, check, spool, first, report.total_rows)
+        try:
+            _second_pass(db, check, options, report, _spooled(spool), second)
+        except _RollBack:
+            return report
     report.applied = True
     return report
+
+
+def _second_pass(
+    db: Database,
+    check: _RowChecker,
+    options: ImportOptions,
+    report: ImportReport,
+    batches: Iterator[list[_Checked]],
+    progress: Progress | None,
+) -> None:
+    """Apply the checked rows in one transaction; raises `_RollBack` when it must not commit."""
+    with bulk.sorting_on_disk(db), db.transaction() as conn:
+        # Into a (nearly) empty table, building the plain indexes once at the end is far
+        # cheaper than keeping them up to date row by row (`bulk.DeferredIndexes`). SQLite
+        # only: there readers keep their snapshot meanwhile, while on PostgreSQL the
+        # dropped indexes would lock every reader of `users` and `customers` (sign-ins
+        # included) out until the import ends. Not for a dry run, which rolls back.
+        coming = {
+            "users": report.total_rows,
+            "customers": report.total_rows,
+            "customer_tags": report.total_rows // 2,
+            "audit_logs": 2 * report.total_rows,
+        }
+        fast = conn.dialect.name == "sqlite" and not options.dry_run
+        with bulk.DeferredIndexes(conn, coming if fast else {}):
+            Importer(conn, check.principal, options, report, check.now).run(batches, progress)
+        if options.dry_run or (report.failed and not options.skip_errors):
+            raise _RollBack
+        audit.record(
+            conn, check.principal, "import.completed", entity_type="customer", entity_id=None,
+            changes=audit.diff({}, _summary(report)), reason=f"import {report.import_id}",
+        )  # fmt: skip
+
+
+def _halves(progress: Progress | None) -> tuple[Progress | None, Progress | None]:
+    """One progress in two: the first pass fills its first half, the second the rest."""
+    if progress is None:
+        return None, None
+    report = progress
+
+    def first(done: int, total: int) -> None:
+        report(done // 2, total)
+
+    def second(done: int, total: int) -> None:
+        report((total + done) // 2, total)
+
+    return first, second
 
 
 def _summary(report: ImportReport) -> dict[str, Any]:
