@@ -59,7 +59,7 @@ from clientbook.services.records import settings_of
 from clientbook.services.runtime import Database
 
 BATCH_ROWS: Final = 2_000
-SPOOL_MEMORY_BYTES: Final = 32 * 1024 * 1024  # checked rows beyond this go to a temporary file
+SPOOL_MEMORY_BYTES: Final = 8 * 1024 * 1024  # checked rows beyond this go to a temporary file
 _EXISTS: Final = (
     "exists: a customer with this value is in the database already (import with overwrite "
     "to update it)"
