@@ -10,9 +10,11 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from clientbook.access import SYSTEM
 from clientbook.app import create_app
 from clientbook.db.engine import Database
-from clientbook.services import import_uploads
+from clientbook.services import exports, import_uploads
+from tests.factories import make_customer
 
 
 def _upload_of_a_dead_process() -> Path:
@@ -48,3 +50,41 @@ def test_a_reused_pid_does_not_keep_a_dead_servers_upload() -> None:
     path.write_bytes(b"old")
     import_uploads.remove_orphaned_uploads()
     assert not path.exists()
+
+
+# --- an XLSX export's scratch folder (xlsxwriter writes its rows and the zip to files) ----------
+
+
+def _scratch_folders() -> set[str]:
+    folder = import_uploads.upload_directory()
+    return {p.name for p in folder.glob(f"{import_uploads.EXPORT_PREFIX}{os.getpid()}-*")}
+
+
+def test_an_xlsx_export_leaves_no_file_behind_done_or_abandoned(database: Database) -> None:
+    for _ in range(3):
+        make_customer(database)
+    before = _scratch_folders()
+    plan = exports.plan_export(SYSTEM, [], fmt="xlsx")
+    assert b"".join(exports.stream_export(database, SYSTEM, plan)).startswith(b"PK")
+    assert _scratch_folders() == before
+    chunks = exports.stream_export(database, SYSTEM, exports.plan_export(SYSTEM, [], fmt="xlsx"))
+    next(chunks)  # the client goes away after the first chunk
+    assert len(_scratch_folders() - before) == 1
+    chunks.close()
+    assert _scratch_folders() == before
+
+
+def test_the_export_folder_of_a_killed_server_is_removed() -> None:
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    name = f"{import_uploads.EXPORT_PREFIX}{child.stdout.strip()}-1-abc"
+    orphan = import_uploads.upload_directory() / name
+    orphan.mkdir()
+    (orphan / "customers.xlsx").write_bytes(b"PK")
+    live = import_uploads.new_export_directory()
+    try:
+        assert import_uploads.remove_orphaned_uploads() >= 1
+        assert live.is_dir() and not orphan.exists()
+    finally:
+        live.rmdir()

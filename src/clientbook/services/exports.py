@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
+import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -36,7 +35,7 @@ from clientbook.query.compiler import build_list
 from clientbook.query.fields import CUSTOMERS
 from clientbook.query.model import Condition, ListQuery, Op, conjoin
 from clientbook.query.native import parse_list_query
-from clientbook.services import audit
+from clientbook.services import audit, import_uploads
 from clientbook.services.runtime import Database
 from clientbook.services.transfer_format import (
     EXPORT_COLUMNS,
@@ -404,11 +403,14 @@ def _exact_in_xlsx(number: float) -> bool:
 def write_xlsx(batches: Batches) -> Iterator[bytes]:
     """One sheet `customers`; every text cell a typed string (never a formula, never altered),
     numbers as numbers. xlsxwriter's constant_memory mode flushes each row to a temporary file
-    and uses inline strings, so memory stays flat; the zip is built at the end and streamed."""
-    handle, path = tempfile.mkstemp(suffix=".xlsx")
-    os.close(handle)
+    and uses inline strings, so memory stays flat; the zip is built at the end and streamed.
+    All of its files are in one scratch folder that a restart removes if a crash leaves it
+    (`import_uploads`)."""
+    scratch = import_uploads.new_export_directory()
+    path = scratch / "customers.xlsx"
     try:
-        workbook = xlsxwriter.Workbook(path, {"constant_memory": True})
+        options = {"constant_memory": True, "tmpdir": str(scratch)}
+        workbook = xlsxwriter.Workbook(str(path), options)
         sheet = workbook.add_worksheet("customers")
         for col, name in enumerate(EXPORT_COLUMNS):
             sheet.write_string(0, col, name)
@@ -424,7 +426,7 @@ def write_xlsx(batches: Batches) -> Iterator[bytes]:
             while chunk := file.read(_CHUNK_BYTES):
                 yield chunk
     finally:
-        os.unlink(path)
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _write_xlsx_cell(sheet: Any, row: int, col: int, value: Any) -> None:

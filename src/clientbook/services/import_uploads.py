@@ -1,19 +1,22 @@
-"""Where uploaded import files wait for their import, and their removal after a crash.
+"""Where uploaded import files wait for their import, where an XLSX export builds its
+workbook, and their removal after a crash.
 
-An import deletes its file when it ends; a server killed mid-import never gets there, and the
-file (customers' personal data) would stay in the temporary directory for good. So uploads live
-in one directory, each named after the process that received it, and `remove_orphaned_uploads`
-(run at startup) deletes those whose process is gone.
+An import deletes its file when it ends, and an export its scratch folder; a server killed
+half-way never gets there, and the files (customers' personal data) would stay in the temporary
+directory for good. So both live in one directory, each named after the process that made it,
+and `remove_orphaned_uploads` (run at startup) deletes those whose process is gone.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import IO, Final
 
 PREFIX: Final = "upload-"
+EXPORT_PREFIX: Final = "export-"
 
 
 def upload_directory() -> Path:
@@ -33,24 +36,35 @@ def _started(pid: int) -> str:
 
 def new_upload() -> IO[bytes]:
     """An open, empty file for an upload, kept after closing (the import deletes it)."""
+    return tempfile.NamedTemporaryFile(prefix=_owned(PREFIX), dir=upload_directory(), delete=False)
+
+
+def new_export_directory() -> Path:
+    """An empty folder for one export's scratch files; the export removes it when done."""
+    return Path(tempfile.mkdtemp(prefix=_owned(EXPORT_PREFIX), dir=upload_directory()))
+
+
+def _owned(prefix: str) -> str:
     pid = os.getpid()
-    return tempfile.NamedTemporaryFile(
-        prefix=f"{PREFIX}{pid}-{_started(pid)}-", dir=upload_directory(), delete=False
-    )
+    return f"{prefix}{pid}-{_started(pid)}-"
 
 
 def owner_alive(name: str) -> bool:
-    pid_text, started, *_rest = [*name.removeprefix(PREFIX).split("-"), "", ""]
+    owner = name.removeprefix(EXPORT_PREFIX) if name.startswith(EXPORT_PREFIX) else name
+    pid_text, started, *_rest = [*owner.removeprefix(PREFIX).split("-"), "", ""]
     if not pid_text.isdigit():
         return False
     return _started(int(pid_text)) == started
 
 
 def remove_orphaned_uploads() -> int:
-    """Delete uploads whose receiving process no longer runs; returns how many."""
+    """Delete uploads and export folders whose process no longer runs; returns how many."""
     removed = 0
-    for path in upload_directory().glob(f"{PREFIX}*"):
-        if not owner_alive(path.name):
-            path.unlink(missing_ok=True)
+    for path in upload_directory().iterdir():
+        if path.name.startswith((PREFIX, EXPORT_PREFIX)) and not owner_alive(path.name):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
             removed += 1
     return removed
