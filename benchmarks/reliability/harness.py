@@ -357,6 +357,7 @@ class Server:
         self.extra_env = dict(env or {})
         self._process: ServerProcess | None = None
         self.start_cpu_seconds = 0.0  # CPU the last start used until ready (load-independent)
+        self.ready_seconds: list[float] = []  # every start's seconds until `/readyz` said 200
 
     @property
     def base_url(self) -> str:
@@ -393,7 +394,14 @@ class Server:
         started = time.monotonic()
         self._process.start()
         self.start_cpu_seconds = cpu_seconds(self._process.pid)
-        return time.monotonic() - started
+        seconds = time.monotonic() - started
+        self.ready_seconds.append(seconds)
+        print(
+            f"  server ready in {seconds:.2f} s ({self.start_cpu_seconds:.2f} CPU s, "
+            f"load average {os.getloadavg()[0]:.1f})",
+            flush=True,
+        )
+        return seconds
 
     def kill(self) -> None:
         """SIGKILL to the server's whole process group: no cleanup of any kind runs."""

@@ -11,20 +11,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from urllib.parse import parse_qsl
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 from rich.text import Text
 
@@ -41,6 +32,9 @@ from clientbook.services import users as user_service
 from clientbook.services.imports import ImportOptions, ImportReport, open_source, run_import
 from clientbook.services.passwords import hash_password
 from clientbook.services.runtime import Database, bootstrap_admin, open_database, upgrade_schema
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 app = typer.Typer(help="clientbook: self-hosted customer records.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -298,19 +292,29 @@ def apikeys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id.")])
 # --- import and export (SPEC §8, §10) ----------------------------------------------------------
 
 
-class _RowsPerSecond(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.0f} rows/s" if speed else "", style="cyan")
-
-
 def _transfer_progress() -> Progress:
     """A progress bar on standard error: rows done (of how many, when known) and rows/s."""
+    # Imported by the commands that show a bar, so that `serve` starts without it.
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    class RowsPerSecond(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:,.0f} rows/s" if speed else "", style="cyan")
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        _RowsPerSecond(),
+        RowsPerSecond(),
         TimeElapsedColumn(),
         console=err_console,
     )

@@ -1,5 +1,4 @@
-"""Every request observed once: its request id, one JSON log line, its metrics, and an
-unexpected error turned into a 500 that is logged with the request id.
+"""Every request observed once: its request id, one JSON log line, its metrics.
 
 The request id is the caller's `X-Request-ID` when it is sane (1-64 printable ASCII characters),
 else a new one; it is written back into the request's headers, so the faces' audit rows use the
@@ -7,21 +6,20 @@ same id, and returned as `X-Request-ID`.
 
 The line says who acted by kind and id only (`user`, `api_key`, ...), never an email, a name,
 the query string or a credential.
+
+These are the parts; `middleware.operations` runs them around each request.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from time import perf_counter
+from collections.abc import Callable
 from typing import Any
 
-from prometheus_client.metrics import Counter, Histogram
-
 from clientbook.domain.ids import new_id
-from clientbook.middleware.answers import ASGIApp, Message, Receive, Scope, Send, send_error
-from clientbook.observability.logs import FIELDS, REQUEST_ID
-from clientbook.observability.metrics import IN_FLIGHT, LATENCY, REQUESTS, UNMATCHED_ROUTE
+from clientbook.middleware.answers import Scope
+from clientbook.observability.logs import log_info
+from clientbook.observability.metrics import LATENCY, REQUESTS, UNMATCHED_ROUTE
 
 REQUEST_ID_HEADER = b"x-request-id"
 _REQUEST_ID_MAX = 64
@@ -32,7 +30,7 @@ request_log = logging.getLogger("clientbook.request")
 error_log = logging.getLogger("clientbook.errors")
 
 
-def _request_id(scope: Scope) -> str:
+def request_id_of(scope: Scope) -> str:
     """The request's id; a missing or unusable one is replaced in the scope's headers."""
     headers: list[tuple[bytes, bytes]] = scope["headers"]
     for name, value in headers:
@@ -40,12 +38,10 @@ def _request_id(scope: Scope) -> str:
             sent = value.decode("latin-1").strip()
             if 0 < len(sent) <= _REQUEST_ID_MAX and sent.isascii() and sent.isprintable():
                 return sent
+            headers = [item for item in headers if item[0] != REQUEST_ID_HEADER]
             break
     request_id = new_id()
-    scope["headers"] = [
-        *(item for item in headers if item[0] != REQUEST_ID_HEADER),
-        (REQUEST_ID_HEADER, request_id.encode()),
-    ]
+    scope["headers"] = [*headers, (REQUEST_ID_HEADER, request_id.encode())]
     return request_id
 
 
@@ -73,70 +69,26 @@ def _principal(scope: Scope) -> tuple[str, str | None]:
     return str(principal.kind), principal.id
 
 
-class RequestObserver:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        # Label children by (method, route, status): `labels()` takes a lock and builds a key.
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+class Recorder:
+    """Counts a finished request and writes its line."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = perf_counter()
-        request_id = _request_id(scope)
-        REQUEST_ID.set(request_id)  # the request's own task context: nothing to reset
-        id_header = (REQUEST_ID_HEADER, request_id.encode())
-        status = 500
-        ended: float | None = None
-        response_started = False
+    def __init__(self) -> None:
+        # The children's own methods by (method, route, status): `labels()` takes a lock and
+        # builds a key on every call.
+        self._children: dict[tuple[str, str, int], tuple[Callable[[], None], Any]] = {}
 
-        async def observed_send(message: Message) -> None:
-            nonlocal status, ended, response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-                status = message["status"]
-                message["headers"] = [*message.get("headers", ()), id_header]
-            elif message["type"] == "http.response.body" and not message.get("more_body"):
-                ended = perf_counter()  # background tasks after the answer are not its latency
-            await send(message)
-
-        IN_FLIGHT.inc()
-        try:
-            await self.app(scope, receive, observed_send)
-        except Exception as exc:
-            error_log.error(
-                "unhandled error",
-                exc_info=exc,
-                extra={FIELDS: {"method": scope["method"], "route": route_of(scope)}},
-            )
-            if response_started:
-                if ended is None:
-                    raise  # half an answer: let the server break the connection
-            else:
-                message = "Something went wrong on our side"
-                await send_error(scope, observed_send, 500, "internal_error", message)
-        except asyncio.CancelledError:
-            if not response_started:
-                status = CLIENT_CLOSED
-            raise
-        finally:
-            IN_FLIGHT.dec()
-            self._record(scope, status, (ended or perf_counter()) - started)
-
-    def _record(self, scope: Scope, status: int, seconds: float) -> None:
+    def record(self, scope: Scope, status: int, seconds: float) -> None:
         method = scope["method"] if scope["method"] in _METHODS else "other"
         route = route_of(scope)
         key = (method, route, status)
         children = self._children.get(key)
         if children is None:
             labels = (method, route, str(status))
-            children = (REQUESTS.labels(*labels), LATENCY.labels(*labels))
+            children = (REQUESTS.labels(*labels).inc, LATENCY.labels(*labels).observe)
             self._children[key] = children
-        counter: Counter = children[0]
-        histogram: Histogram = children[1]
-        counter.inc()
-        histogram.observe(seconds)
+        count, observe = children
+        count()
+        observe(seconds)
         if request_log.isEnabledFor(logging.INFO):
             kind, principal_id = _principal(scope)
             fields = {
@@ -147,4 +99,4 @@ class RequestObserver:
                 "principal": kind,
                 "principal_id": principal_id,
             }
-            request_log.info("request", extra={FIELDS: fields})
+            log_info(request_log, "request", fields)

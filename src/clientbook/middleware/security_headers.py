@@ -6,11 +6,18 @@
   own, limited to that path.
 * `Cache-Control: no-store` on everything but `/static/` (API answers and pages hold personal
   data); `Strict-Transport-Security` when the request came over https.
+
+The headers added are chosen once per kind of answer (page or data, static or not, https or
+not) and kept in a table: a response costs one look at its own header names.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from clientbook.middleware.answers import ASGIApp, Message, Receive, Scope, Send
+
+Header = tuple[bytes, bytes]
 
 PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -26,23 +33,66 @@ DOCS_CSP = (
 )
 STATIC_PREFIX = "/static/"
 HSTS = (b"strict-transport-security", b"max-age=31536000")
+CSP = b"content-security-policy"
+CACHE_CONTROL = b"cache-control"
 
-_ALWAYS = (
+_ALWAYS: tuple[Header, ...] = (
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
     (b"cross-origin-opener-policy", b"same-origin"),
 )
-_NO_STORE = (b"cache-control", b"no-store")
+_NO_STORE = (CACHE_CONTROL, b"no-store")
+_POLICIES = {"page": PAGE_CSP.encode(), "data": DATA_CSP.encode(), "docs": DOCS_CSP.encode()}
+# Every header name this module may add: a response that sets none of them (nearly all) takes
+# its headers straight from the table.
+_OURS = frozenset({name for name, _ in _ALWAYS} | {CSP, CACHE_CONTROL, HSTS[0]})
 
 
-def _policy(path: str, content_type: bytes) -> bytes:
+def _added(policy: str, static: bool, https: bool) -> tuple[Header, ...]:
+    added = [*_ALWAYS, (CSP, _POLICIES[policy])]
+    if not static:
+        added.append(_NO_STORE)
+    if https:
+        added.append(HSTS)
+    return tuple(added)
+
+
+_TABLE: dict[tuple[str, bool, bool], tuple[Header, ...]] = {
+    (policy, static, https): _added(policy, static, https)
+    for policy in _POLICIES
+    for static in (False, True)
+    for https in (False, True)
+}
+
+
+def secure(headers: Iterable[Header], path: str, https: bool) -> list[Header]:
+    """`headers` (a response's) with the security headers it lacks appended."""
+    headers = list(headers)
+    content_type = b""
+    own = False
+    for name, value in headers:
+        lower = name.lower()
+        if lower == b"content-type":
+            content_type = value
+        elif lower in _OURS:
+            own = True
     if path == DOCS_PATH:
-        return DOCS_CSP.encode()
-    return (PAGE_CSP if content_type.startswith(b"text/html") else DATA_CSP).encode()
+        policy = "docs"
+    else:
+        policy = "page" if content_type[:9].lower() == b"text/html" else "data"
+    added = _TABLE[policy, path.startswith(STATIC_PREFIX), https]
+    if own:  # the route set one of ours: keep its value
+        present = {name.lower() for name, _ in headers}
+        added = tuple(item for item in added if item[0] not in present)
+    headers += added
+    return headers
 
 
 class SecurityHeaders:
+    """The headers alone, as a layer of their own (the server's stack adds them in
+    `middleware.operations`)."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -50,24 +100,12 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path: str = scope.get("path", "")
+        https = scope.get("scheme") == "https"
 
         async def secured_send(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = self._headers(scope, list(message.get("headers", ())))
+                message["headers"] = secure(message.get("headers", ()), path, https)
             await send(message)
 
         await self.app(scope, receive, secured_send)
-
-    @staticmethod
-    def _headers(scope: Scope, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-        present = {name.lower() for name, _ in headers}
-        content_type = next((v for n, v in headers if n.lower() == b"content-type"), b"")
-        path: str = scope.get("path", "")
-        added = [item for item in _ALWAYS if item[0] not in present]
-        if b"content-security-policy" not in present:
-            added.append((b"content-security-policy", _policy(path, content_type.lower())))
-        if b"cache-control" not in present and not path.startswith(STATIC_PREFIX):
-            added.append(_NO_STORE)
-        if scope.get("scheme") == "https" and HSTS[0] not in present:
-            added.append(HSTS)
-        return headers + added

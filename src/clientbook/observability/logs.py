@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import logging
 import logging.config
+import time
 import traceback
+from collections.abc import Mapping
+from contextlib import nullcontext
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -42,22 +45,98 @@ def describe_exception(exc: BaseException) -> dict[str, Any]:
 class JsonFormatter(logging.Formatter):
     """`{"ts", "level", "logger", "message", "request_id", ...fields, "error"}` on one line."""
 
-    def format(self, record: logging.LogRecord) -> str:
+    # (second, its text): one attribute, so that threads never see one without the other.
+    _second: tuple[int, str] = (-1, "")
+
+    def _timestamp(self, created: float) -> str:
+        """ISO 8601 in UTC to the millisecond; the date and time part is made once a second."""
+        whole = int(created)
+        micros = round((created - whole) * 1e6)  # as `datetime.fromtimestamp` rounds
+        if micros >= 1_000_000:
+            whole, micros = whole + 1, micros - 1_000_000
+        second, text = self._second
+        if whole != second:
+            text = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._second = (whole, text)
+        return f"{text}.{micros // 1000:03d}+00:00"
+
+    def line(
+        self,
+        created: float,
+        level: str,
+        logger: str,
+        message: str,
+        fields: Mapping[str, Any] | None,
+        error: BaseException | None = None,
+    ) -> str:
         line: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
+            "ts": self._timestamp(created),
+            "level": level,
+            "logger": logger,
+            "message": message,
         }
         request_id = REQUEST_ID.get()
         if request_id is not None:
             line["request_id"] = request_id
-        fields = getattr(record, FIELDS, None)
         if fields:
             line.update(fields)
-        if record.exc_info and record.exc_info[1] is not None:
-            line["error"] = describe_exception(record.exc_info[1])
+        if error is not None:
+            line["error"] = describe_exception(error)
         return orjson.dumps(line, default=str).decode()
+
+    def format(self, record: logging.LogRecord) -> str:
+        error = record.exc_info[1] if record.exc_info else None
+        fields = getattr(record, FIELDS, None)
+        return self.line(
+            record.created, record.levelname, record.name, record.getMessage(), fields, error
+        )
+
+
+def _sole_json_stream(logger: logging.Logger) -> logging.StreamHandler[Any] | None:
+    """The handler an INFO record of `logger` reaches when it is the only one, a plain stream
+    with our formatter and no filters (as `serve` configures logging); else None."""
+    if logger.filters or logger.disabled:
+        return None
+    found: logging.StreamHandler[Any] | None = None
+    current: logging.Logger | None = logger
+    while current is not None:
+        for handler in current.handlers:
+            if (
+                found is not None
+                or type(handler) is not logging.StreamHandler
+                or not isinstance(handler.formatter, JsonFormatter)
+                or handler.filters
+                or handler.level > logging.INFO
+            ):
+                return None
+            found = handler
+        current = current.parent if current.propagate else None
+    return found
+
+
+def log_info(logger: logging.Logger, message: str, fields: dict[str, Any]) -> None:
+    """`logger.info(message, extra={FIELDS: fields})`, for a line written on every request.
+
+    Where the line would only reach one stream through our formatter, it is written there
+    directly, the same text under the same lock: the logging module's record, look-ups and
+    hand-offs cost more than the line itself (benchmarks/middleware_overhead.py). Any other set
+    of handlers (a test's, an operator's) gets the record as usual."""
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    handler = _sole_json_stream(logger)
+    if handler is not None:
+        formatter: JsonFormatter = handler.formatter  # type: ignore[assignment]
+        text = formatter.line(time.time(), "INFO", logger.name, message, fields)
+        try:
+            with handler.lock or nullcontext():
+                handler.stream.write(text + handler.terminator)
+                handler.stream.flush()
+            return
+        except Exception:  # the record's way below reports it (`Handler.handleError`)
+            pass
+    record = logger.makeRecord(logger.name, logging.INFO, __file__, 0, message, (), None)
+    setattr(record, FIELDS, fields)
+    logger.handle(record)
 
 
 def server_formatter() -> JsonFormatter:

@@ -1,7 +1,7 @@
 """Page languages (SPEC §9): English and Malay, from Babel message catalogues.
 
 The catalogues are the `.po` files under `translations/<lang>/LC_MESSAGES/`, one per area of
-the UI, merged per language at start-up (compiled in memory: nothing binary is committed).
+the UI, merged per language on first use (compiled in memory: nothing binary is committed).
 English is the source language: its text is the msgid, so an English page needs no lookup.
 
 The language of a page is the signed-in customer's `language` attribute, else the best match of
@@ -21,10 +21,6 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from babel import Locale, UnknownLocaleError
-from babel.messages.catalog import Catalog
-from babel.messages.pofile import read_po
-
 from clientbook.domain.enums import LANGUAGES
 
 DEFAULT_LANGUAGE = "en"
@@ -39,11 +35,14 @@ def catalogue_files(language: str) -> list[Path]:
 
 @cache
 def messages(language: str) -> dict[str, str]:
-    """msgid → translated text for `language`, every area's catalogue merged."""
+    """msgid → translated text for `language`, every area's catalogue merged (on the first
+    page in that language: Babel is imported then, not at the server's start)."""
+    from babel.messages.pofile import read_po
+
     table: dict[str, str] = {}
     for path in catalogue_files(language):
         with path.open("rb") as handle:
-            catalog: Catalog = read_po(handle, locale=language)
+            catalog = read_po(handle, locale=language)
         for message in catalog:
             if not message.id or not message.string or message.fuzzy:
                 continue
@@ -166,6 +165,8 @@ def negotiate(preferred: str | None, accept_language: str | None) -> str:
     """The page language: the user's own choice, else the browser's best supported one."""
     if preferred in LANGUAGES:
         return preferred
+    from babel import Locale, UnknownLocaleError  # imported once, on the first page
+
     for tag in _accepted(accept_language or ""):
         try:
             language = Locale.parse(tag, sep="-").language

@@ -18,9 +18,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
-import pygal
-from pygal.style import Style
-
 ChartKind = Literal["bar", "hbar"]  # vertical or horizontal bars
 _SCRIPT = re.compile(rb"<script\b.*?</script>", re.DOTALL)
 _COMMENT = re.compile(rb"<!--.*?-->", re.DOTALL)
@@ -78,6 +75,11 @@ def chart(
 def _draw(
     kind: ChartKind, labels: tuple[str, ...], values: tuple[int, ...], height: int, color: int
 ) -> str:
+    # Imported on the first chart drawn, not at start-up: pygal costs the server's start a
+    # good part of a second and only two console pages draw charts.
+    import pygal
+    from pygal.style import Style
+
     style = Style(colors=(*_COLORS[color:], *_COLORS[:color]), **_STYLE)
     ticks = _ticks(max(values, default=0))
     options: dict[str, Any] = {

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from babel.dates import format_date
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -40,6 +39,8 @@ def status_funnel(figures: dict[str, Any]) -> Chart:
 
 
 def new_per_month(figures: dict[str, Any], language: str) -> Chart:
+    from babel.dates import format_date  # on the first chart, not at the server's start
+
     months = figures["newPerMonth"]
     names = tuple(
         format_date(date.fromisoformat(item["month"] + "-01"), "MMM yyyy", locale=language)

@@ -1,0 +1,90 @@
+"""The operations middleware as one pure ASGI layer: security headers, request id, the JSON
+request line and metrics, unexpected errors as 500, body and rate caps.
+
+One layer rather than three stacked ones: each layer costs every request a coroutine, a
+wrapped `send` and a pass over the response headers, and this runs on every request, the
+microsecond reads by id included (benchmarks/middleware_overhead.py).
+
+What each part does is told in its module: `security_headers`, `observe`, `limits`. From the
+outside in they behave as that stack did: the answers the layer gives itself (413, 429, 500)
+carry the security headers and the request id, and are counted and logged like any other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from time import perf_counter
+
+from clientbook.middleware.answers import ASGIApp, Message, Receive, Scope, Send, send_error
+from clientbook.middleware.limits import Caps, RequestLimits
+from clientbook.middleware.observe import (
+    CLIENT_CLOSED,
+    REQUEST_ID_HEADER,
+    Recorder,
+    error_log,
+    request_id_of,
+    route_of,
+)
+from clientbook.middleware.security_headers import secure
+from clientbook.observability.logs import FIELDS, REQUEST_ID
+from clientbook.observability.metrics import IN_FLIGHT
+
+
+class Operations:
+    def __init__(
+        self, app: ASGIApp, *, caps: Caps, clock: Callable[[], float] | None = None
+    ) -> None:
+        self.app = app
+        self.limits = RequestLimits(app, caps=caps, clock=clock)
+        self.recorder = Recorder()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = perf_counter()
+        request_id = request_id_of(scope)
+        REQUEST_ID.set(request_id)  # the request's own task context: nothing to reset
+        id_header = (REQUEST_ID_HEADER, request_id.encode())
+        path: str = scope["path"]
+        https = scope.get("scheme") == "https"
+        status = 500
+        ended: float | None = None
+        response_started = False
+
+        async def observed_send(message: Message) -> None:
+            nonlocal status, ended, response_started
+            kind = message["type"]
+            if kind == "http.response.start":
+                response_started = True
+                status = message["status"]
+                headers = secure(message.get("headers", ()), path, https)
+                headers.append(id_header)
+                message["headers"] = headers
+            elif kind == "http.response.body" and not message.get("more_body"):
+                ended = perf_counter()  # background tasks after the answer are not its latency
+            await send(message)
+
+        IN_FLIGHT.inc()
+        try:
+            await self.limits.guard(self.app, scope, receive, observed_send)
+        except Exception as exc:
+            error_log.error(
+                "unhandled error",
+                exc_info=exc,
+                extra={FIELDS: {"method": scope["method"], "route": route_of(scope)}},
+            )
+            if response_started:
+                if ended is None:
+                    raise  # half an answer: let the server break the connection
+            else:
+                message = "Something went wrong on our side"
+                await send_error(scope, observed_send, 500, "internal_error", message)
+        except asyncio.CancelledError:
+            if not response_started:
+                status = CLIENT_CLOSED
+            raise
+        finally:
+            IN_FLIGHT.dec()
+            self.recorder.record(scope, status, (ended or perf_counter()) - started)
