@@ -74,8 +74,8 @@ def expected_matches(rows, text):
     return found
 
 
-def expected_ranked(rows, text, dialect="sqlite"):
-    """Exact names, then (SQLite) names starting with the first word, then the rest."""
+def expected_ranked(rows, text):
+    """Exact names, then names starting with the first word, then the rest."""
     terms = parse_terms(text)
     variants = set(name_variants(terms))
 
@@ -83,7 +83,7 @@ def expected_ranked(rows, text, dialect="sqlite"):
         if row["name"] in variants:
             return 0
         starts = search_text(row).startswith(terms.tokens[0])
-        return 1 if starts and dialect == "sqlite" else 2
+        return 1 if starts else 2
 
     return sorted(expected_matches(rows, text), key=lambda r: (tier(r), r["seq"]))
 
@@ -134,9 +134,7 @@ def expected_ranked(rows, text, dialect="sqlite"):
 def test_search_matches_word_prefixes_everywhere(database, people, run, text, expected):
     page = run(ListQuery(search=text, limit=100))
     assert set(names(page)) == expected
-    assert [r["id"] for r in page.rows] == [
-        r["id"] for r in expected_ranked(people, text, database.dialect)
-    ]
+    assert [r["id"] for r in page.rows] == [r["id"] for r in expected_ranked(people, text)]
     assert page.total == len(page.rows)
 
 
@@ -147,11 +145,6 @@ def test_ranking_puts_the_exact_name_first_then_names_that_start_with_the_query(
     assert names(page) == ["tan mei"] * 3 + ["Tan Mei Ling"] * 3
     page = run("q=Tan&limit=100")
     assert names(page)[:3] == ["Tan"] * 3
-    if database.dialect == "postgresql":
-        # No tier 1 on PostgreSQL (see search.py): the other matches in creation order.
-        expected = expected_ranked(people, "Tan", "postgresql")
-        assert [r["id"] for r in page.rows] == [r["id"] for r in expected]
-        return
     # Then every name starting with "tan", in creation order; then the rest.
     assert names(page)[3:12] == ["Tan Mei Ling", "Tanaka Hiro", "tan mei"] * 3
     assert set(names(page)[12:]) == {
@@ -172,7 +165,7 @@ def test_search_combines_with_filters(database, people, run):
 @pytest.mark.parametrize("text", ["tan", "tan mei", "a", "0"])
 def test_paging_a_ranked_search_visits_every_match_once(database, people, text, limit):
     query = ListQuery(search=text, limit=limit, with_total=False)
-    expected = [r["id"] for r in expected_ranked(people, text, database.dialect)]
+    expected = [r["id"] for r in expected_ranked(people, text)]
     ordering = ordering_for(CUSTOMERS, query)
     seen, pages = [], []
     with database.read() as conn:
@@ -194,7 +187,7 @@ def test_paging_a_ranked_search_visits_every_match_once(database, people, text, 
 
 
 def test_offset_pages_through_tiers(database, people, run):
-    expected = [r["id"] for r in expected_ranked(people, "tan", database.dialect)]
+    expected = [r["id"] for r in expected_ranked(people, "tan")]
     for offset in (0, 2, 3, 11, 12, 26, 27, 40):
         page = run(f"q=tan&limit=4&offset={offset}")
         assert [r["id"] for r in page.rows] == expected[offset : offset + 4]
@@ -202,7 +195,7 @@ def test_offset_pages_through_tiers(database, people, run):
 
 def test_find_cursor_ranks_the_row(database, people):
     query = ListQuery(search="tan", limit=3)
-    expected = [r["id"] for r in expected_ranked(people, "tan", database.dialect)]
+    expected = [r["id"] for r in expected_ranked(people, "tan")]
     with database.read() as conn:
         for position in (0, 2, 3, 12, 20):
             cursor = find_cursor(conn, CUSTOMERS, query, expected[position])
@@ -217,7 +210,7 @@ def test_postgres_window_and_gin_paths_agree(database, people, monkeypatch, dens
     monkeypatch.setattr(reading, "PG_DENSE_MATCHES", dense)
     for text in ("tan", "example", "zoe"):
         query = ListQuery(search=text, limit=4, with_total=False)
-        expected = [r["id"] for r in expected_ranked(people, text, database.dialect)]
+        expected = [r["id"] for r in expected_ranked(people, text)]
         ordering = ordering_for(CUSTOMERS, query)
         pages = []
         with database.read() as conn:
@@ -283,7 +276,7 @@ HOSTILE = [
 def test_hostile_search_text_never_errors_nor_matches_everything(database, people, run):
     for text in HOSTILE:
         page = run(ListQuery(search=text, limit=100))
-        expected = expected_ranked(people, text, database.dialect)
+        expected = expected_ranked(people, text)
         assert [r["id"] for r in page.rows] == [r["id"] for r in expected], text
         assert len(page.rows) < len(people), text
         if not parse_terms(text).tokens:
@@ -302,9 +295,7 @@ def test_any_search_text_is_safe(database, people, run, text):
         # A blank search is no search at all.
         assert len(page.rows) == len(people)
         return
-    assert [r["id"] for r in page.rows] == [
-        r["id"] for r in expected_ranked(people, text, database.dialect)
-    ]
+    assert [r["id"] for r in page.rows] == [r["id"] for r in expected_ranked(people, text)]
 
 
 # --- the pieces ------------------------------------------------------------------------------

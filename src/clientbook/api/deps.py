@@ -13,8 +13,10 @@ A cookie-authenticated POST/PUT/PATCH/DELETE must carry `X-CSRF-Token` (403 `csr
 otherwise); header credentials are exempt, since a browser never adds them on its own. The
 check runs inside `get_principal`, so every route that asks for a principal is covered.
 
-The lookup is one indexed SELECT, run on the event loop when it cannot wait (SQLite); the only
-write is `lastUsedAt`, at most once per credential per 5 minutes, after the response.
+The lookup is one indexed SELECT (`Database.lookup`: on PostgreSQL one round trip), run on the
+event loop like the routes' own short reads (in the thread pool only while long work holds
+every pooled connection); the only write is `lastUsedAt`, at most once per credential per
+5 minutes, after the response.
 """
 
 from __future__ import annotations
@@ -76,15 +78,15 @@ def credentials_of(request: Request) -> auth.Credentials:
     )
 
 
-async def _read(db: Database, query: Callable[[Connection], T]) -> T:
+async def _look_up(db: Database, query: Callable[[Connection], T]) -> T:
     if auth.reads_without_waiting(db):
-        with db.read() as conn:
+        with db.lookup() as conn:
             return query(conn)
-    return await run_in_threadpool(_read_in_thread, db, query)
+    return await run_in_threadpool(_look_up_in_thread, db, query)
 
 
-def _read_in_thread(db: Database, query: Callable[[Connection], T]) -> T:
-    with db.read() as conn:
+def _look_up_in_thread(db: Database, query: Callable[[Connection], T]) -> T:
+    with db.lookup() as conn:
         return query(conn)
 
 
@@ -113,7 +115,7 @@ async def get_authentication(
     if credentials:
         db: Database = request.app.state.db
         now = utcnow()
-        found = await _read(db, lambda conn: auth.authenticate(conn, credentials, now=now))
+        found = await _look_up(db, lambda conn: auth.authenticate(conn, credentials, now=now))
         if found is not None:
             found.check_csrf(request.method, request.headers.get(CSRF_HEADER))
             if auth.touch_due(found, now):

@@ -2,21 +2,33 @@
 
 On SQLite every write goes through one writer connection (SPEC §3: the machine's SQLite has a
 WAL-reset corruption bug that needs two writers, and one writer also ends "database is locked"),
-while reads use a pool of read-only connections. On PostgreSQL one pool serves both.
+while reads use a pool of read-only connections. On PostgreSQL one pool serves both, and the
+round trips around a short read are cut:
+
+* a pooled connection is pinged only when it has sat idle for `PING_AFTER_IDLE_SECONDS`: a ping
+  at every checkout (`pool_pre_ping`) was one more round trip per read. A connection that the
+  server dropped while it was in use fails its statement, and SQLAlchemy then replaces every
+  connection opened before it (as after a failed ping);
+* `lookup()` runs one statement in autocommit: under READ COMMITTED a statement is its own
+  snapshot anyway, and the ROLLBACK after it was one of its two round trips (psycopg sends
+  BEGIN with the statement). The credential lookup of every request uses it. `read()` keeps
+  its transaction, which transaction-scoped settings (`SET LOCAL`) need.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection, QueuePool
 
 from clientbook.config import Settings
 from clientbook.domain.errors import Busy
@@ -24,6 +36,8 @@ from clientbook.domain.errors import Busy
 BUSY_TIMEOUT_MS = 10_000
 WRITER_WAIT_SECONDS = 30
 BUSY_RETRY_AFTER_SECONDS = 5
+PING_AFTER_IDLE_SECONDS = 10.0
+_IDLE_SINCE = "clientbook_idle_since"
 
 
 def normalise_url(url: str) -> str:
@@ -69,6 +83,29 @@ def _sqlite_engine(url: str, *, pool_size: int, writer: bool, synchronous: str) 
     return engine
 
 
+def _postgres_engine(url: str) -> Engine:
+    engine = create_engine(url, pool_size=10, max_overflow=20)
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(
+        dbapi_conn: Any, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection
+    ) -> None:
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            # The pool replaces this connection with a new one and checks out again.
+            raise DisconnectionError("idle connection failed its ping") from exc
+
+    return engine
+
+
 class Database:
     """The process's handle on storage: `transaction()` to write, `read()` to read."""
 
@@ -91,8 +128,14 @@ class Database:
                 self.url, pool_size=read_pool_size, writer=False, synchronous=sync
             )
         else:
-            self.writer = create_engine(self.url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+            self.writer = _postgres_engine(self.url)
             self.reader = self.writer
+        # PostgreSQL: the same pool, its connections in autocommit while a lookup holds them.
+        self._lookups = (
+            self.reader
+            if self.dialect == "sqlite"
+            else self.writer.execution_options(isolation_level="AUTOCOMMIT")
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -124,10 +167,19 @@ class Database:
                 retry_after=BUSY_RETRY_AFTER_SECONDS,
             ) from None
 
+    def read(self) -> AbstractContextManager[Connection]:
+        """A consistent read-only snapshot for one request (on PostgreSQL, READ COMMITTED: one
+        per statement)."""
+        return self._reading(self.reader)
+
+    def lookup(self) -> AbstractContextManager[Connection]:
+        """A connection for exactly one short read statement (such as finding a credential):
+        `read()` less the ROLLBACK round trip on PostgreSQL."""
+        return self._reading(self._lookups)
+
     @contextmanager
-    def read(self) -> Iterator[Connection]:
-        """A consistent read-only snapshot for one request."""
-        with self.reader.connect() as conn:
+    def _reading(self, engine: Engine) -> Iterator[Connection]:
+        with engine.connect() as conn:
             conn.info["settings"] = self.settings
             try:
                 yield conn

@@ -140,6 +140,8 @@ customers = _check_lengths(
         Column("emailKey", String(255), nullable=True),
         Column("duplicateNameKey", String(320), nullable=True),
         Column("searchText", Text, nullable=False, server_default=""),
+        # PostgreSQL also has "searchVector", generated from searchText (migration 0004); it is
+        # not declared here, so that no insert writes it and no read returns it.
         CheckConstraint(_one_of("status", enums.CUSTOMER_STATUSES), name="status"),
         CheckConstraint(_one_of("customerType", enums.CUSTOMER_TYPES), name="customerType"),
         CheckConstraint(

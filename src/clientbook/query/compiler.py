@@ -15,12 +15,13 @@ Search plans, by backend, when the list is ordered by relevance or `seq` (the co
   so rows stream from the index in creation order and reading stops after one page. The
   composable form `seq IN (SELECT rowid ...)` materialises every match first (13 ms for a common
   surname in 1M rows against 0.1 ms), so it is used only inside OR/NOT and under an explicit sort.
-* PostgreSQL: a GIN index cannot return rows in `seq` order, every row it yields is re-checked
-  through `to_tsvector` (~8 µs each here), and the planner's estimates for prefix queries are
-  blind: any rare prefix is estimated at ~3,000 rows, so left alone it walks the primary key
-  computing `to_tsvector` for every row of the table (3 s for a typo in 1M rows). So rows are
-  read in windows in `seq` order with the match as a filter while matches are dense, and through
-  the GIN index (`seq = ANY(ARRAY(SELECT ...))`) once they are sparse — see `reading.py`.
+* PostgreSQL: a GIN index cannot return rows in `seq` order, and the planner's estimates for
+  prefix queries are blind (any rare prefix is estimated at ~3,000 rows), so left alone it
+  walks the primary key testing every row. So rows are read in windows in `seq` order with the
+  match as a filter while matches are dense, and through the GIN index on the stored
+  `searchVector` (`seq = ANY(ARRAY(SELECT ...))`) once they are sparse — see `reading.py`.
+  Both test the stored vector, never `to_tsvector` (~8 µs a row). Tiers 1 and 2 add the
+  first-word marker, or its negation, to the tsquery (see `search.py`).
 
 Under an explicit sort the match is evaluated first and the rows sorted (cost grows with the
 number of matches); on SQLite, with 20,000 matches or more, the sort's index is walked instead.
@@ -77,6 +78,7 @@ from clientbook.query.search import (
     name_variants,
     parse_terms,
     ts_match,
+    tsquery_starts,
 )
 
 Scope = Filter | ColumnElement[bool] | None
@@ -111,7 +113,7 @@ def build_list(
     reverse = query.cursor is not None and query.cursor.before
     reading = ordering.reversed() if reverse else ordering
     builder = _Builder(resource, query, scope, dialect, reading, dense_search, dense_filter)
-    plans = tuple(builder.segment(s) for s in segments(reading, position) if builder.reads(s))
+    plans = tuple(builder.segment(s) for s in segments(reading, position))
     count = builder.count() if query.with_total else None
     return ListPlan(ordering, plans, count, reverse, builder.probe())
 
@@ -230,10 +232,6 @@ class _Builder:
 
     # Segments.
 
-    def reads(self, segment: Segment) -> bool:
-        """PostgreSQL ranks without tier 1: see `search.py`."""
-        return not (self.dialect == "postgresql" and segment.tier == 1)
-
     def segment(self, segment: Segment) -> SegmentPlan:
         if not self.searching:
             return self._plain(segment, [])
@@ -275,18 +273,26 @@ class _Builder:
         seq = self.table.c.seq
         bounds = [self.bound(b, seq) for b in segment.bounds]
         common = [*self._not_exact_name(segment), *self.filters, *bounds]
+        match = ts_match(self.table, self.tokens, self._tsquery_starts(segment.tier))
         # `IS TRUE` keeps the match out of the planner's reach, so that a window is read by
         # primary key range and filtered row by row, never through the whole GIN posting list.
-        scanned = ts_match(self.table, self.tokens).is_(true())
-        statement = self.select(self.table, [scanned, *common], seq)
+        statement = self.select(self.table, [match.is_(true()), *common], seq)
 
         def forced(extra_bound: ColumnElement[bool]) -> Select[Any]:
-            match = self._match_materialised(extra_bound)
-            return self.select(self.table, [match, *common, extra_bound], seq)
+            found = self._gin_materialised(match, extra_bound)
+            return self.select(self.table, [found, *common, extra_bound], seq)
 
         seq_bounds = tuple(self.bound(b, seq) for b in segment.bounds if b.key.is_seq)
         descending = self.reading.keys[-1].descending
         return SegmentPlan(segment.tier, statement, seq_bounds, forced, descending, seq)
+
+    def _tsquery_starts(self, tier: int | None) -> str | None:
+        """Tiers 1 and 2 on PostgreSQL: the first word does or does not start with the first
+        token (as `_fts_expression`; the marker lexeme is exact in the GIN index)."""
+        if tier not in (1, 2) or self.terms is None:
+            return None
+        starts = tsquery_starts(self.terms.tokens[0])
+        return starts if tier == 1 else f"!{starts}"
 
     def _exact_name(self) -> list[ColumnElement[bool]]:
         assert self.terms is not None
@@ -307,10 +313,16 @@ class _Builder:
             # read from that list, so it walks the sort's index and tests each row instead.
             seq = self.table.c.seq + 0 if self.dense else self.table.c.seq
             return seq.in_(fts_rowids(fts_all(self.tokens)))
+        return self._gin_materialised(ts_match(self.table, self.tokens), *bounds)
+
+    def _gin_materialised(
+        self, match: ColumnElement[bool], *bounds: ColumnElement[bool]
+    ) -> ColumnElement[bool]:
+        """PostgreSQL: `match` read from the GIN index first, then the rows by primary key."""
         # ARRAY(SELECT ...) is computed once, first (an InitPlan), through the GIN index; the
         # rows are then read by primary key. (With `IN (SELECT ...)` the planner, misled by its
         # estimates for prefix queries, merge-joins against a scan of the whole table.)
-        seqs = select(self.table.c.seq).where(ts_match(self.table, self.tokens), *bounds)
+        seqs = select(self.table.c.seq).where(match, *bounds)
         return self.table.c.seq == any_(func.array(seqs.correlate(None).scalar_subquery()))
 
     def probe(self) -> Select[Any] | None:
@@ -470,9 +482,12 @@ def _rank_of_row(resource: Resource, terms: SearchTerms, dialect: str) -> Column
     """The tier of one row, by the same predicates as the tier segments."""
     table = resource.table
     exact = table.c.name.in_(name_variants(terms))
-    if dialect != "sqlite":
-        return case((exact, 0), else_=2)
-    starts = table.c.seq.in_(fts_rowids(fts_starts(terms.tokens[0])))
+    first = terms.tokens[0]
+    starts: ColumnElement[bool]
+    if dialect == "sqlite":
+        starts = table.c.seq.in_(fts_rowids(fts_starts(first)))
+    else:
+        starts = ts_match(table, (first,), tsquery_starts(first))
     return case((exact, 0), (starts, 1), else_=2)
 
 

@@ -15,11 +15,13 @@ from sqlalchemy import ColumnElement, Connection, Select, func, select
 
 from clientbook.query.ordering import Ordering
 
-PG_SEARCH_WINDOW = 500  # rows of the first window
+PG_SEARCH_WINDOW = 500  # rows of the first window, and of every window at least
 PG_WINDOW_MAX = 50_000
-# Below this share of matching rows a window scan costs more than the GIN index (both pay
-# `to_tsvector` per row: the scan on every row it passes, the index on every match).
-PG_DENSE_MATCHES = 0.005
+# Below this share of matching rows the GIN index costs less than window scans. A window reads
+# its rows' pages in order (~10 rows a page: ~1-2 µs a row on 1M rows, table mostly outside
+# shared_buffers), the index path one page per remaining match (~10 µs), for every match at
+# once: on 1M rows and a page of 25 they break even near 0.2%.
+PG_DENSE_MATCHES = 0.002
 
 
 @dataclass(frozen=True)
@@ -91,13 +93,14 @@ def read_segments(conn: Connection, plan: ListPlan, offset: int, need: int) -> R
 def _read_windowed(conn: Connection, segment: SegmentPlan, wanted: int) -> list[dict[str, Any]]:
     """PostgreSQL search in `seq` order: scan windows of rows in `seq` order with the match as a
     filter while matches are dense enough to fill the page soon (each window sized from the
-    hit rate of the last); once they are sparse, read the rest through the GIN index."""
+    hit rate so far); once they are sparse, read the rest through the GIN index."""
     assert segment.forced is not None and segment.seq is not None
     seq, descending = segment.seq, segment.seq_descending
     order = seq.desc() if descending else seq.asc()
     found: list[dict[str, Any]] = []
     window = PG_SEARCH_WINDOW
     past: list[ColumnElement[bool]] = []
+    scanned = hits = 0
     while True:
         edge_of = select(seq).where(*segment.seq_bounds, *past).order_by(order)
         edge = conn.execute(edge_of.offset(window - 1).limit(1)).scalar()
@@ -107,10 +110,12 @@ def _read_windowed(conn: Connection, segment: SegmentPlan, wanted: int) -> list[
         if len(found) >= wanted or edge is None:
             return found
         past = [seq < edge if descending else seq > edge]
-        rate, need = len(got) / window, wanted - len(found)
+        # The hit rate over every window so far: one small window is too few rows to judge by.
+        scanned, hits = scanned + window, hits + len(got)
+        rate, need = hits / scanned, wanted - len(found)
         if rate < PG_DENSE_MATCHES:
             return found + _fetch(conn, segment.forced(past[0]), 0, need)
-        window = min(PG_WINDOW_MAX, math.ceil(need / rate * 1.25))
+        window = min(PG_WINDOW_MAX, max(PG_SEARCH_WINDOW, math.ceil(need / rate * 1.25)))
 
 
 def _fetch(conn: Connection, statement: Select[Any], offset: int, limit: int) -> list[dict]:

@@ -10,11 +10,12 @@ Ranking ("best matches first, exact name match first") is by tiers, each in crea
 
 * tier 0 — the name is exactly the query (as typed, lower, upper or title case): `name IN (...)`
   on the `name` index;
-* tier 1 (SQLite) — the name starts with the query's first word (the name's words come first in
+* tier 1 — the name starts with the query's first word (the name's words come first in
   `searchText`, see `domain.customers.derive_customer_columns`): FTS5's initial-token query
-  `^"w1"*`. (Anchoring every
-  word, `^"w1 w2"*`, costs a phrase check of every document of w1: 7 ms for `nur binti`,
-  against 2 ms.)
+  `^"w1"*` on SQLite; on PostgreSQL the prefix query `'^w1':*` on a marker lexeme, `^` + the
+  first word of `searchText`, that the stored `searchVector` holds (migration 0004), so the
+  GIN index answers it exactly. (Anchoring every word, `^"w1 w2"*`, costs a phrase check of
+  every document of w1: 7 ms for `nur binti`, against 2 ms.)
 * tier 2 — every other match.
 
 Why tiers and not bm25: `ORDER BY rank` scores every match (PERFORMANCE.md: ~12 ms for a common
@@ -25,9 +26,11 @@ rowid order, stopping after one page: `q=tan` (157,000 matches) costs ~0.1 ms pe
 A tier that has no more rows costs at most one pass over its doclist (~1-7 ms), and the compiler
 reads the next tier only when a page is not yet full.
 
-PostgreSQL has no tier 1: nothing in the GIN index can tell "first word" from "any word", so
-proving a tier 1 empty means re-reading every match through `to_tsvector` (660 ms for `mei`,
-37,000 matches in 1M rows). A stored tsvector column would make that affordable.
+PostgreSQL ranks exactly as SQLite (the same tiers, order and cursors). It matches against the
+stored `searchVector` (`to_tsvector('simple', searchText)` and the marker), never `to_tsvector`
+per row: the GIN index is on that column, and a window scan reads the stored vector. The query
+words go through `to_tsquery` (the very parser the vector was built with); the marker is raw
+tsquery text, as `to_tsquery` would drop its `^`.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from sqlalchemy import (
     Select,
     Table,
     Text,
+    cast,
     column,
     false,
     func,
@@ -52,6 +56,7 @@ from sqlalchemy import (
     select,
     table,
 )
+from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 
 from clientbook.domain.text import fold, words
 
@@ -62,6 +67,8 @@ _PHONE_CHUNK = re.compile(r"[\d+()\-]*\d[\d+()\-]*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 FTS_TABLE = table("customers_fts", column("rowid", Integer), column("searchText", Text))
+# `searchVector` holds `^` + the first word of `searchText` as one more lexeme (migration 0004).
+FIRST_WORD_MARK = "^"
 _SIMPLE: ColumnClause[Any] = literal_column("'simple'::regconfig")
 
 
@@ -153,10 +160,27 @@ def tsquery_all(tokens: tuple[str, ...]) -> str:
     return " & ".join(_ts_lexeme(t) + ":*" for t in tokens)
 
 
-def ts_match(searched: Table, tokens: tuple[str, ...]) -> ColumnElement[bool]:
-    """The GIN index's exact expression, so that PostgreSQL can use it."""
-    vector = func.to_tsvector(_SIMPLE, searched.c.searchText)
-    return vector.bool_op("@@")(func.to_tsquery(_SIMPLE, literal(tsquery_all(tokens), Text)))
+def tsquery_starts(token: str) -> str:
+    """The first word of `searchText` starts with `token`: `'^tan':*`, the prefix of the marker
+    lexeme that `searchVector` holds (migration 0004). Raw tsquery text: `to_tsquery` would
+    drop the `^`."""
+    return _ts_lexeme(FIRST_WORD_MARK + token) + ":*"
+
+
+def search_vector(searched: Table) -> ColumnElement[Any]:
+    """The stored `searchVector` (PostgreSQL only, so not declared in `db.tables`)."""
+    return literal_column(f'"{searched.name}"."searchVector"', TSVECTOR)
+
+
+def ts_match(
+    searched: Table, tokens: tuple[str, ...], starts: str | None = None
+) -> ColumnElement[bool]:
+    """Every token matches `searchVector` (the GIN index's column), and so does `starts`, a raw
+    tsquery such as `tsquery_starts(w)` or its negation `!'^w':*`, when given."""
+    query: ColumnElement[Any] = func.to_tsquery(_SIMPLE, literal(tsquery_all(tokens), Text))
+    if starts is not None:
+        query = query.op("&&")(cast(literal(starts, Text), TSQUERY))
+    return search_vector(searched).bool_op("@@")(query)
 
 
 def like_prefix(text: str) -> str:

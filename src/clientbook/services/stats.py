@@ -6,7 +6,8 @@ No figure walks the table: everything is read from `customer_counts`, which trig
 the revenue, and per UTC day the records created and the follow-ups due (archived records left
 out). A period (a month, "today", "this week", "before now"), in any time zone, is the whole
 UTC days inside it, added from the day counters, plus the partial days at its ends, counted as
-closed ranges of the `createdAt` / `nextFollowUpAt` indexes (at most a day of rows each).
+closed ranges of the `createdAt` / `nextFollowUpAt` indexes (at most a day of rows each):
+see `query/periods.py`, which the list totals share.
 Counting the periods on the indexes alone took 40 ms of CPU on SQLite and 620 ms (busy
 machine) on PostgreSQL at 1,000,000 customers (benchmarks/stats_duplicates.py).
 """
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import Column, Connection, ScalarSelect, func, select
+from sqlalchemy import Connection, func, select
 
 from clientbook.access import Principal, require_staff
 from clientbook.db.tables import customer_counts, customers, users
@@ -28,11 +29,10 @@ from clientbook.domain.enums import CUSTOMER_SOURCES, CUSTOMER_STATUSES, CUSTOME
 from clientbook.domain.errors import BadQuery
 from clientbook.domain.fields import FieldError
 from clientbook.domain.timestamps import format_datetime, utcnow
+from clientbook.query.periods import period
 
 MONTHS: Final = 12
 TOP_COUNTRIES: Final = 50
-# The seed's "customers needing follow-up" leaves archived records out; so do these counts.
-NOT_FOLLOWED_UP: Final = "archived"
 # The `customer_counts` row that holds the number of customers and the revenue.
 TOTAL: Final = "total"
 
@@ -164,9 +164,6 @@ def _local_midnight(day: datetime, zone: zoneinfo.ZoneInfo) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
 
 
-Term = tuple[int, ScalarSelect[Any]]
-
-
 def _dated(
     conn: Connection, counts: Counts, now: datetime, zone: zoneinfo.ZoneInfo
 ) -> tuple[dict[str, int], list[Count]]:
@@ -180,16 +177,16 @@ def _dated(
     follow_ups = {
         # Overdue (before now), due today (now to local midnight) and due this week (now to
         # the end of Sunday), over records that are not archived.
-        "overdue": _period(due_days, due, None, now, leave_out_archived=True),
-        "dueToday": _period(due_days, due, now, tomorrow, leave_out_archived=True),
-        "dueThisWeek": _period(due_days, due, now, next_monday, leave_out_archived=True),
+        "overdue": period(due_days, due, None, now, leave_out_archived=True),
+        "dueToday": period(due_days, due, now, tomorrow, leave_out_archived=True),
+        "dueThisWeek": period(due_days, due, now, next_monday, leave_out_archived=True),
     }
     created_days = counts.by_value.get("createdDay", {})
     months = [
-        (start.astimezone(zone).strftime("%Y-%m"), _period(created_days, _c.createdAt, start, end))
+        (start.astimezone(zone).strftime("%Y-%m"), period(created_days, _c.createdAt, start, end))
         for start, end in itertools.pairwise(month_starts(now, zone))
     ]
-    periods = [*follow_ups.values(), *(period for _, period in months)]
+    periods = [*follow_ups.values(), *(counted for _, counted in months)]
     subqueries = [subquery for _, terms in periods for _, subquery in terms]
     values = iter(conn.execute(select(*subqueries)).one() if subqueries else ())
     totals = [whole + sum(sign * next(values) for sign, _ in terms) for whole, terms in periods]
@@ -199,49 +196,6 @@ def _dated(
         for (month, _), n in zip(months, totals[len(follow_ups) :], strict=True)
     ]
     return follow_up_counts, month_counts
-
-
-def _utc_day(at: datetime) -> datetime:
-    """The UTC midnight at or before `at`."""
-    at = at.astimezone(UTC)
-    return datetime(at.year, at.month, at.day, tzinfo=UTC)
-
-
-def _period(
-    days: dict[str, int],
-    column: Column[Any],
-    start: datetime | None,
-    end: datetime,
-    *,
-    leave_out_archived: bool = False,
-) -> tuple[int, list[Term]]:
-    """Records with `column` in [start, end) (`start` None: from the beginning), as the sum of
-    the whole UTC days inside, from the day counters (`days`: 'YYYY-MM-DD' -> records), and
-    of signed counts of the partial days at the ends, closed ranges of the column's index
-    (less the archived records, on the (status, column) index, when asked)."""
-    last = _utc_day(end)
-    edges = [(last, end)]
-    whole = 0
-    if start is None:
-        whole = sum(n for day, n in days.items() if day < last.date().isoformat())
-    else:
-        first = _utc_day(start)
-        first = first if first == start else first + timedelta(days=1)
-        if first > last:  # start and end fall in the same UTC day
-            edges = [(start, end)]
-        else:
-            edges.append((start, first))
-            first_day, last_day = first.date().isoformat(), last.date().isoformat()
-            whole = sum(n for day, n in days.items() if first_day <= day < last_day)
-    terms: list[Term] = []
-    for low, high in edges:
-        if low < high:
-            query = select(func.count()).where(column >= low, column < high)
-            terms.append((1, query.scalar_subquery()))
-            if leave_out_archived:
-                archived = query.where(_c.status == NOT_FOLLOWED_UP)
-                terms.append((-1, archived.scalar_subquery()))
-    return whole, terms
 
 
 def month_starts(now: datetime, zone: zoneinfo.ZoneInfo, months: int = MONTHS) -> list[datetime]:

@@ -1,0 +1,135 @@
+"""`customer_counts`' (assignedTo, status) pairs (migration 0005): equal a GROUP BY of the
+customers after any mix of writes through every write path, on both backends; backfilled by
+the migration and removed by its downgrade; read by their index on PostgreSQL."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection, delete, func, select, text
+
+from clientbook.db import migrate
+from clientbook.db.engine import Database
+from clientbook.db.tables import customers, users
+from clientbook.services import stats
+from tests.db.test_customer_counts import (  # noqa: F401 (`unmigrated` is a fixture)
+    Writes,
+    _downgrade,
+    assert_counters_match,
+    customer_ids,
+    random_fields,
+    unmigrated,
+)
+from tests.factories import make_customer, make_staff
+
+PAIRS = "assignedToStatus"
+_c = customers.c
+
+
+def grouped(conn: Connection) -> dict[tuple[str, str], int]:
+    query = (
+        select(_c.assignedTo, _c.status, func.count())
+        .where(_c.assignedTo.is_not(None))
+        .group_by(_c.assignedTo, _c.status)
+    )
+    return {(rep, status): n for rep, status, n in conn.execute(query)}
+
+
+def counted(conn: Connection) -> dict[tuple[str, str], int]:
+    by_key = stats.read_counts(conn).by_value.get(PAIRS, {})
+    return {tuple(key.rsplit("|", 1)): n for key, n in by_key.items() if n}  # type: ignore[misc]
+
+
+def assert_pairs_match(db: Database) -> dict[tuple[str, str], int]:
+    with db.read() as conn:
+        expected = grouped(conn)
+        assert counted(conn) == expected
+    return expected
+
+
+class PairWrites(Writes):
+    def delete_rep(self) -> None:
+        """A rep other than the acting one (bulk actions audit as `reps[0]`) deleted below the
+        service: the foreign key's SET NULL unassigns their records."""
+        rep = self.reps.pop(self.rng.randrange(1, len(self.reps)))
+        with self.db.transaction() as conn:
+            conn.execute(delete(users).where(users.c.id == rep))
+        self.reps.append(make_staff(self.db)["id"])
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_pair_counters_equal_group_by_after_random_writes(
+    database: Database, tmp_path: Path, seed: int
+) -> None:
+    rng = random.Random(seed)
+    writes = PairWrites(database, rng, tmp_path)
+    for _ in range(12):
+        writes.create()
+    steps = [
+        writes.create, writes.update, writes.change_status, writes.delete, writes.bulk,
+        writes.plain_sql, writes.rolled_back, writes.delete_rep, writes.import_csv,
+        writes.erase, writes.compact,
+    ]  # fmt: skip
+    assigned = 0
+    for step in rng.choices(steps, k=40):
+        if not customer_ids(database):
+            writes.create()
+        step()
+        assigned = max(assigned, len(assert_pairs_match(database)))
+    assert assigned > 1
+
+
+def _pair_objects(db: Database) -> int:
+    catalogue = (
+        "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' "
+        "AND name LIKE 'customer_pair_counts%'"
+        if db.is_sqlite
+        else "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'customers'::regclass "
+        "AND tgname LIKE 'customer_pair_counts%'"
+    )
+    with db.read() as conn:
+        return int(conn.execute(text(catalogue)).scalar_one())
+
+
+def test_upgrade_backfills_the_pairs_and_downgrade_removes_them(
+    unmigrated: Database,  # noqa: F811 (the fixture imported above)
+) -> None:
+    db = unmigrated
+    migrate.upgrade(db, "0004")
+    rng = random.Random(5)
+    reps = [make_staff(db)["id"] for _ in range(3)]
+    for _ in range(30):
+        make_customer(db, **random_fields(rng, reps))
+    assert _pair_objects(db) == 0
+
+    migrate.upgrade(db)
+    assert _pair_objects(db) == 3
+    assert sum(assert_pairs_match(db).values()) > 0
+    make_customer(db, **random_fields(rng, reps))
+    assert_pairs_match(db)
+
+    _downgrade(db, "0004")
+    assert _pair_objects(db) == 0
+    with db.read() as conn:
+        assert counted(conn) == {}
+    make_customer(db, **random_fields(rng, reps))  # writes work without the triggers
+    assert_counters_match(db)  # and 0002's counters are untouched
+    migrate.upgrade(db)
+    assert_pairs_match(db)
+
+
+def test_postgres_reads_a_key_by_the_counters_index(database: Database) -> None:
+    """Compaction rewrites every row: a reader of one key must not scan them all."""
+    if database.is_sqlite:
+        pytest.skip("SQLite reads its unique (dimension, value) index")
+    with database.transaction() as conn:
+        conn.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = conn.execute(
+            text(
+                "EXPLAIN SELECT sum(count) FROM customer_counts "
+                "WHERE dimension = 'status' AND value = 'active'"
+            )
+        ).scalars()
+        assert "ix_customer_counts_key" in "\n".join(plan)

@@ -1,0 +1,98 @@
+"""`searchVector` (migration 0004): PostgreSQL stores the search vector, with the first-word
+marker, computed by the database from `searchText` on every write path; the migration fills it
+for existing customers and downgrades to the expression index."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import pytest
+from alembic import command
+from sqlalchemy import create_engine, text, update
+
+from clientbook.db import migrate
+from clientbook.db.engine import Database, normalise_url
+from clientbook.db.tables import customers
+from tests.conftest import BACKENDS, POSTGRES_URL, settings_for
+from tests.factories import make_customer
+
+pytestmark = pytest.mark.parametrize("database_url", [BACKENDS[1]], indirect=True)
+
+
+@pytest.fixture
+def unmigrated(database_url: str) -> Iterator[Database]:
+    """A PostgreSQL schema of its own with nothing in it."""
+    assert POSTGRES_URL
+    schema = f"clientbook_search_vector_{os.getpid()}"
+    admin = create_engine(normalise_url(POSTGRES_URL))
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    url = f"{POSTGRES_URL}{separator}options={quote(f'-csearch_path={schema}')}"
+    db = Database(settings_for(url))
+    try:
+        yield db
+    finally:
+        db.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def _vector(db: Database, customer_id: str) -> str:
+    with db.read() as conn:
+        query = text('SELECT "searchVector"::text FROM customers WHERE id = :id')
+        return str(conn.execute(query, {"id": customer_id}).scalar_one())
+
+
+def _search_indexes(db: Database) -> dict[str, str]:
+    with db.read() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+                "AND tablename = 'customers' "
+                "AND indexdef LIKE '%USING gin%'"
+            )
+        )
+        return {name: definition for name, definition in rows}
+
+
+def test_the_vector_holds_the_words_and_a_marker_of_the_first_word(database: Database) -> None:
+    record = make_customer(database, name="Tan Mei Ling", email="mei@example.com")
+    vector = _vector(database, record["id"])
+    assert "'^tan'" in vector
+    assert {"'tan':1", "'mei':2", "'example':4"} <= set(vector.split())
+    with database.transaction() as conn:
+        changed = update(customers).where(customers.c.id == record["id"])
+        conn.execute(changed.values(searchText="lim tan"))
+    assert _vector(database, record["id"]) == "'^lim' 'lim':1 'tan':2"
+
+
+def test_upgrade_fills_the_vector_and_downgrade_restores_the_expression_index(
+    unmigrated: Database,
+) -> None:
+    db = unmigrated
+    migrate.upgrade(db, "0003")
+    before = make_customer(db, name="Siti Aminah")
+    migrate.upgrade(db, "0004")
+    assert "'^siti'" in _vector(db, before["id"])
+    assert list(_search_indexes(db)) == ["ix_customers_searchVector"]
+
+    config = migrate._config()
+    with db.transaction() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0003")
+    [definition] = _search_indexes(db).values()
+    assert "to_tsvector('simple'::regconfig, \"searchText\")" in definition
+    with db.read() as conn:
+        columns = text(
+            "SELECT count(*) FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = 'customers' "
+            "AND column_name = 'searchVector'"
+        )
+        assert conn.execute(columns).scalar_one() == 0
+    migrate.upgrade(db)
+    assert "'^siti'" in _vector(db, before["id"])
