@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -38,6 +39,23 @@ def settings_for(url: str, **overrides: object) -> Settings:
     return Settings(database_url=url, **overrides)  # type: ignore[arg-type]
 
 
+@contextmanager
+def postgres_schema(name: str) -> Iterator[str]:
+    """A new, empty PostgreSQL schema `name` (dropped again afterwards): the URL that uses it."""
+    assert POSTGRES_URL
+    admin = create_engine(normalise_url(POSTGRES_URL))
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+        conn.execute(text(f'CREATE SCHEMA "{name}"'))
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield f"{POSTGRES_URL}{separator}options={quote(f'-csearch_path={name}')}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.sqlite3"
@@ -50,22 +68,12 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_url(worker_id: str) -> Iterator[str]:
-    assert POSTGRES_URL
     # The pid keeps concurrent runs on one machine out of each other's way.
-    schema = f"clientbook_test_{worker_id}_{os.getpid()}"
-    admin = create_engine(normalise_url(POSTGRES_URL))
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    url = f"{POSTGRES_URL}{separator}options={quote(f'-csearch_path={schema}')}"
-    db = Database(settings_for(url))
-    migrate.upgrade(db)
-    db.dispose()
-    yield url
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    admin.dispose()
+    with postgres_schema(f"clientbook_test_{worker_id}_{os.getpid()}") as url:
+        db = Database(settings_for(url))
+        migrate.upgrade(db)
+        db.dispose()
+        yield url
 
 
 def _empty_postgres(db: Database) -> None:

@@ -10,36 +10,22 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from clientbook.access import SYSTEM
 from clientbook.config import Settings
 from clientbook.db import migrate
-from clientbook.db.engine import Database, normalise_url
+from clientbook.db.engine import Database
 from clientbook.services import auth
 from tests.appwrite.live import Live, serve
-from tests.conftest import BACKENDS, POSTGRES_URL
+from tests.conftest import BACKENDS, postgres_schema
 
 
 @pytest.fixture(scope="session")
 def _postgres_schema_url(worker_id: str) -> Iterator[str]:
-    assert POSTGRES_URL
-    schema = f"clientbook_appwrite_{worker_id}_{os.getpid()}"
-    admin = create_engine(normalise_url(POSTGRES_URL))
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    url = f"{POSTGRES_URL}{separator}options={quote(f'-csearch_path={schema}')}"
-    try:
+    with postgres_schema(f"clientbook_appwrite_{worker_id}_{os.getpid()}") as url:
         yield url
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

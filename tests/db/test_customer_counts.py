@@ -13,22 +13,21 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
 from alembic import command
-from sqlalchemy import Connection, case, create_engine, delete, func, inspect, select, text, update
+from sqlalchemy import Connection, case, delete, func, inspect, select, text, update
 
 from clientbook.access import SYSTEM, Principal
 from clientbook.db import migrate
-from clientbook.db.engine import Database, normalise_url
+from clientbook.db.engine import Database
 from clientbook.db.tables import customers, users
 from clientbook.domain.enums import CUSTOMER_SOURCES, CUSTOMER_STATUSES, CUSTOMER_TYPES
 from clientbook.services import bulk_actions, demo, gdpr, stats
 from clientbook.services import customers as customer_service
 from clientbook.services.imports import ImportOptions, open_source, run_import
-from tests.conftest import BACKENDS, POSTGRES_URL, settings_for
+from tests.conftest import BACKENDS, postgres_schema, settings_for
 from tests.factories import TEST_PASSWORD, make_customer, make_staff
 
 DIMENSIONS = ("status", "customerType", "source", "assignedTo", "country")
@@ -302,23 +301,12 @@ def unmigrated(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Datab
         yield db
         db.dispose()
         return
-    assert POSTGRES_URL
-    schema = f"clientbook_migration_{os.getpid()}"
-    admin = create_engine(normalise_url(POSTGRES_URL))
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    db = Database(
-        settings_for(f"{POSTGRES_URL}{separator}options={quote(f'-csearch_path={schema}')}")
-    )
-    try:
-        yield db
-    finally:
-        db.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema(f"clientbook_migration_{os.getpid()}") as url:
+        db = Database(settings_for(url))
+        try:
+            yield db
+        finally:
+            db.dispose()
 
 
 def _downgrade(db: Database, revision: str) -> None:

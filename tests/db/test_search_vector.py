@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from urllib.parse import quote
 
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, text, update
+from sqlalchemy import text, update
 
 from clientbook.db import migrate
-from clientbook.db.engine import Database, normalise_url
+from clientbook.db.engine import Database
 from clientbook.db.tables import customers
-from tests.conftest import BACKENDS, POSTGRES_URL, settings_for
+from tests.conftest import BACKENDS, postgres_schema, settings_for
 from tests.factories import make_customer
 
 pytestmark = pytest.mark.parametrize("database_url", [BACKENDS[1]], indirect=True)
@@ -24,22 +23,12 @@ pytestmark = pytest.mark.parametrize("database_url", [BACKENDS[1]], indirect=Tru
 @pytest.fixture
 def unmigrated(database_url: str) -> Iterator[Database]:
     """A PostgreSQL schema of its own with nothing in it."""
-    assert POSTGRES_URL
-    schema = f"clientbook_search_vector_{os.getpid()}"
-    admin = create_engine(normalise_url(POSTGRES_URL))
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    url = f"{POSTGRES_URL}{separator}options={quote(f'-csearch_path={schema}')}"
-    db = Database(settings_for(url))
-    try:
-        yield db
-    finally:
-        db.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema(f"clientbook_search_vector_{os.getpid()}") as url:
+        db = Database(settings_for(url))
+        try:
+            yield db
+        finally:
+            db.dispose()
 
 
 def _vector(db: Database, customer_id: str) -> str:
