@@ -79,6 +79,8 @@ def test_tier_one_asks_the_index_for_the_first_word_marker(conn):
     first, rest = tiers[1].forced, tiers[2].forced
     assert first is not None and rest is not None
     # EXPLAIN doubles the quotes of the tsquery literal.
-    for statement, query in ((first, "''tan'':* & ''mei'':* & ''^tan'':*"), (rest, "!''^tan''")):
+    words = "''tan'':* & ''mei'':*"
+    for statement, marker in ((first, "'''^tan'':*'"), (rest, "!''^tan''")):
         text = plan_of(conn, statement(true()))
-        assert f"Bitmap Index Scan on {GIN}" in text and query in text, text
+        assert f"Bitmap Index Scan on {GIN}" in text, text
+        assert words in text and marker in text, text

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from clientbook.domain.errors import BadQuery
@@ -289,6 +289,9 @@ def test_hostile_search_text_never_errors_nor_matches_everything(database, peopl
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(text=st.text(max_size=30))
+# A word PostgreSQL's parser drops (so `to_tsquery` is empty) once matched every row: tier 2's
+# "not starting with it" was left alone.
+@example(text="\U00010b78")
 def test_any_search_text_is_safe(database, people, run, text):
     page = run(ListQuery(search=text, limit=100))
     if not text.strip():

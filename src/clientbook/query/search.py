@@ -47,6 +47,7 @@ from sqlalchemy import (
     Select,
     Table,
     Text,
+    and_,
     cast,
     column,
     false,
@@ -176,11 +177,16 @@ def ts_match(
     searched: Table, tokens: tuple[str, ...], starts: str | None = None
 ) -> ColumnElement[bool]:
     """Every token matches `searchVector` (the GIN index's column), and so does `starts`, a raw
-    tsquery such as `tsquery_starts(w)` or its negation `!'^w':*`, when given."""
-    query: ColumnElement[Any] = func.to_tsquery(_SIMPLE, literal(tsquery_all(tokens), Text))
-    if starts is not None:
-        query = query.op("&&")(cast(literal(starts, Text), TSQUERY))
-    return search_vector(searched).bool_op("@@")(query)
+    tsquery such as `tsquery_starts(w)` or its negation `!'^w':*`, when given. Two conditions,
+    not one query joined with `&&`: when PostgreSQL's parser keeps no lexeme of the words
+    (`to_tsquery` is empty), the tokens must match nothing, not leave `!'^w':*` alone to match
+    every row."""
+    vector = search_vector(searched)
+    query = func.to_tsquery(_SIMPLE, literal(tsquery_all(tokens), Text))
+    matched: ColumnElement[bool] = vector.bool_op("@@")(query)
+    if starts is None:
+        return matched
+    return and_(matched, vector.bool_op("@@")(cast(literal(starts, Text), TSQUERY)))
 
 
 def like_prefix(text: str) -> str:
