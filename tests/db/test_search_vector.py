@@ -53,11 +53,12 @@ def test_the_vector_holds_the_words_and_a_marker_of_the_first_word(database: Dat
     record = make_customer(database, name="Tan Mei Ling", email="mei@example.com")
     vector = _vector(database, record["id"])
     assert "'^tan'" in vector
-    assert {"'tan':1", "'mei':2", "'example':4"} <= set(vector.split())
+    assert {"'tan'", "'mei'", "'example'"} <= set(vector.split())
     with database.transaction() as conn:
         changed = update(customers).where(customers.c.id == record["id"])
-        conn.execute(changed.values(searchText="lim tan"))
-    assert _vector(database, record["id"]) == "'^lim' 'lim':1 'tan':2"
+        conn.execute(changed.values(searchText="lim tan 0\U00010b78"))
+    # The words as they are: PostgreSQL's parser would have made `0𐭸` into `0`.
+    assert _vector(database, record["id"]) == "'0\U00010b78' '^lim' 'lim' 'tan'"
 
 
 def test_upgrade_fills_the_vector_and_downgrade_restores_the_expression_index(

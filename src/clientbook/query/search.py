@@ -27,10 +27,12 @@ A tier that has no more rows costs at most one pass over its doclist (~1-7 ms), 
 reads the next tier only when a page is not yet full.
 
 PostgreSQL ranks exactly as SQLite (the same tiers, order and cursors). It matches against the
-stored `searchVector` (`to_tsvector('simple', searchText)` and the marker), never `to_tsvector`
-per row: the GIN index is on that column, and a window scan reads the stored vector. The query
-words go through `to_tsquery` (the very parser the vector was built with); the marker is raw
-tsquery text, as `to_tsquery` would drop its `^`.
+stored `searchVector` (the words of `searchText` as they are, and the marker), never
+`to_tsvector` per row: the GIN index is on that column, and a window scan reads the stored
+vector. Neither side goes through PostgreSQL's text-search parser: `searchText` is already our
+folded words, and the query is a `tsquery` literal of the same words, so both split text
+exactly as `domain.text.words` does (the parser splits `0𐭸` into `0`, so a search for it
+found every phone starting with 0).
 """
 
 from __future__ import annotations
@@ -41,7 +43,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    ColumnClause,
     ColumnElement,
     Integer,
     Select,
@@ -51,7 +52,6 @@ from sqlalchemy import (
     cast,
     column,
     false,
-    func,
     literal,
     literal_column,
     select,
@@ -70,7 +70,6 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 FTS_TABLE = table("customers_fts", column("rowid", Integer), column("searchText", Text))
 # `searchVector` holds `^` + the first word of `searchText` as one more lexeme (migration 0004).
 FIRST_WORD_MARK = "^"
-_SIMPLE: ColumnClause[Any] = literal_column("'simple'::regconfig")
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,8 +162,7 @@ def tsquery_all(tokens: tuple[str, ...]) -> str:
 
 def tsquery_starts(token: str) -> str:
     """The first word of `searchText` starts with `token`: `'^tan':*`, the prefix of the marker
-    lexeme that `searchVector` holds (migration 0004). Raw tsquery text: `to_tsquery` would
-    drop the `^`."""
+    lexeme that `searchVector` holds (migration 0004)."""
     return _ts_lexeme(FIRST_WORD_MARK + token) + ":*"
 
 
@@ -177,12 +175,10 @@ def ts_match(
     searched: Table, tokens: tuple[str, ...], starts: str | None = None
 ) -> ColumnElement[bool]:
     """Every token matches `searchVector` (the GIN index's column), and so does `starts`, a raw
-    tsquery such as `tsquery_starts(w)` or its negation `!'^w':*`, when given. Two conditions,
-    not one query joined with `&&`: when PostgreSQL's parser keeps no lexeme of the words
-    (`to_tsquery` is empty), the tokens must match nothing, not leave `!'^w':*` alone to match
-    every row."""
+    tsquery such as `tsquery_starts(w)` or its negation `!'^w':*`, when given (a condition of
+    its own, so that the words alone decide what matches at all)."""
     vector = search_vector(searched)
-    query = func.to_tsquery(_SIMPLE, literal(tsquery_all(tokens), Text))
+    query = cast(literal(tsquery_all(tokens), Text), TSQUERY)
     matched: ColumnElement[bool] = vector.bool_op("@@")(query)
     if starts is None:
         return matched

@@ -7,7 +7,8 @@ Create Date: 2026-11-27
 PostgreSQL's full-text index was an expression index, `gin (to_tsvector('simple', searchText))`:
 every row a window scan passed, and every match the index handed back for a recheck, recomputed
 `to_tsvector` (~8 µs a row). `searchVector` stores the vector once per write, and the GIN index
-is built on it.
+is built on it. The vector holds the words of `searchText` verbatim (already folded by
+`domain.text`), not `to_tsvector`'s: PostgreSQL's parser splits some of them differently.
 
 The vector also holds one marker lexeme, `^` followed by the first word of `searchText` (the
 name's first word, see `domain.customers.derive_customer_columns`), so that "the name starts
@@ -32,9 +33,11 @@ down_revision = "0003"
 branch_labels = None
 depends_on = None
 
+# The words of searchText as they are (no text-search parser: it would split words that
+# `domain.text.words` keeps whole, such as `0𐭸`), and the marker.
 SEARCH_VECTOR = (
-    "to_tsvector('simple', \"searchText\") || "
-    "array_to_tsvector(ARRAY['^' || split_part(\"searchText\", ' ', 1)])"
+    "array_to_tsvector(array_append(array_remove(string_to_array(\"searchText\", ' '), ''), "
+    "'^' || split_part(\"searchText\", ' ', 1)))"
 )
 OLD_INDEX = (
     'CREATE INDEX "ix_customers_search" ON "customers" '
