@@ -80,10 +80,6 @@ class RequestLimits:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        await self.guard(self.app, scope, receive, send)
-
-    async def guard(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
-        """Run `app` on an HTTP request under the caps, or answer 413/429 in its place."""
         length: int | None = None
         multipart = False
         credential: object = None
@@ -112,13 +108,11 @@ class RequestLimits:
             await self._too_large(scope, send, limit)
             return
         if scope["method"] in _BODYLESS and length is None:
-            await app(scope, receive, send)
+            await self.app(scope, receive, send)
             return
-        await self._capped(app, scope, receive, send, limit)
+        await self._capped(scope, receive, send, limit)
 
-    async def _capped(
-        self, app: ASGIApp, scope: Scope, receive: Receive, send: Send, limit: int
-    ) -> None:
+    async def _capped(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         received = 0
         over = False
         replaced = False
@@ -145,7 +139,7 @@ class RequestLimits:
             await send(message)
 
         try:
-            await app(scope, capped_receive, capped_send)
+            await self.app(scope, capped_receive, capped_send)
         except BodyTooLarge:
             if not replaced:
                 await self._too_large(scope, send, limit)

@@ -68,7 +68,7 @@ class Operations:
 
         IN_FLIGHT.inc()
         try:
-            await self.limits.guard(self.app, scope, receive, observed_send)
+            await self.limits(scope, receive, observed_send)  # the caps, then the app
         except Exception as exc:
             error_log.error(
                 "unhandled error",
