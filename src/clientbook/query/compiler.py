@@ -291,8 +291,7 @@ class _Builder:
         token (as `_fts_expression`; the marker lexeme is exact in the GIN index)."""
         if tier not in (1, 2) or self.terms is None:
             return None
-        starts = tsquery_starts(self.terms.tokens[0])
-        return starts if tier == 1 else f"!{starts}"
+        return tsquery_starts(self.terms.tokens[0], negated=tier == 2)
 
     def _exact_name(self) -> list[ColumnElement[bool]]:
         assert self.terms is not None

@@ -160,10 +160,10 @@ def tsquery_all(tokens: tuple[str, ...]) -> str:
     return " & ".join(_ts_lexeme(t) + ":*" for t in tokens)
 
 
-def tsquery_starts(token: str) -> str:
+def tsquery_starts(token: str, *, negated: bool = False) -> str:
     """The first word of `searchText` starts with `token`: `'^tan':*`, the prefix of the marker
-    lexeme that `searchVector` holds (migration 0004)."""
-    return _ts_lexeme(FIRST_WORD_MARK + token) + ":*"
+    lexeme that `searchVector` holds (migration 0004); or, `negated`, does not: `!'^tan':*`."""
+    return ("!" if negated else "") + _ts_lexeme(FIRST_WORD_MARK + token) + ":*"
 
 
 def search_vector(searched: Table) -> ColumnElement[Any]:
@@ -175,7 +175,7 @@ def ts_match(
     searched: Table, tokens: tuple[str, ...], starts: str | None = None
 ) -> ColumnElement[bool]:
     """Every token matches `searchVector` (the GIN index's column), and so does `starts`, a raw
-    tsquery such as `tsquery_starts(w)` or its negation `!'^w':*`, when given (a condition of
+    tsquery such as `tsquery_starts(w)` (or negated), when given (a condition of
     its own, so that the words alone decide what matches at all)."""
     vector = search_vector(searched)
     query = cast(literal(tsquery_all(tokens), Text), TSQUERY)
