@@ -56,6 +56,17 @@ def postgres_schema(name: str) -> Iterator[str]:
         admin.dispose()
 
 
+@contextmanager
+def unmigrated_postgres(name: str) -> Iterator[Database]:
+    """A database on a new, empty PostgreSQL schema `name`: no tables until it is migrated."""
+    with postgres_schema(name) as url:
+        db = Database(settings_for(url))
+        try:
+            yield db
+        finally:
+            db.dispose()
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.sqlite3"

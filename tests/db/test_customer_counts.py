@@ -27,7 +27,7 @@ from clientbook.domain.enums import CUSTOMER_SOURCES, CUSTOMER_STATUSES, CUSTOME
 from clientbook.services import bulk_actions, demo, gdpr, stats
 from clientbook.services import customers as customer_service
 from clientbook.services.imports import ImportOptions, open_source, run_import
-from tests.conftest import BACKENDS, postgres_schema, settings_for
+from tests.conftest import BACKENDS, settings_for, unmigrated_postgres
 from tests.factories import TEST_PASSWORD, make_customer, make_staff
 
 DIMENSIONS = ("status", "customerType", "source", "assignedTo", "country")
@@ -301,12 +301,8 @@ def unmigrated(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Datab
         yield db
         db.dispose()
         return
-    with postgres_schema(f"clientbook_migration_{os.getpid()}") as url:
-        db = Database(settings_for(url))
-        try:
-            yield db
-        finally:
-            db.dispose()
+    with unmigrated_postgres(f"clientbook_migration_{os.getpid()}") as db:
+        yield db
 
 
 def _downgrade(db: Database, revision: str) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy import text, update
 from clientbook.db import migrate
 from clientbook.db.engine import Database
 from clientbook.db.tables import customers
-from tests.conftest import BACKENDS, postgres_schema, settings_for
+from tests.conftest import BACKENDS, unmigrated_postgres
 from tests.factories import make_customer
 
 pytestmark = pytest.mark.parametrize("database_url", [BACKENDS[1]], indirect=True)
@@ -23,12 +23,8 @@ pytestmark = pytest.mark.parametrize("database_url", [BACKENDS[1]], indirect=Tru
 @pytest.fixture
 def unmigrated(database_url: str) -> Iterator[Database]:
     """A PostgreSQL schema of its own with nothing in it."""
-    with postgres_schema(f"clientbook_search_vector_{os.getpid()}") as url:
-        db = Database(settings_for(url))
-        try:
-            yield db
-        finally:
-            db.dispose()
+    with unmigrated_postgres(f"clientbook_search_vector_{os.getpid()}") as db:
+        yield db
 
 
 def _vector(db: Database, customer_id: str) -> str:
