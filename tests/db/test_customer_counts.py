@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import random
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -225,24 +225,28 @@ class Writes:
                 conn.execute(text("SELECT setval('customer_counts_ticks', 999)"))
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_counters_equal_group_by_after_random_writes(
-    database: Database, tmp_path: Path, seed: int
-) -> None:
-    rng = random.Random(seed)
-    writes = Writes(database, rng, tmp_path)
+def random_writes(writes: Writes, check: Callable[[], object], *, steps: int = 40) -> None:
+    """12 creates, then `steps` writes of every kind drawn at random, `check` after each."""
     for _ in range(12):
         writes.create()
-    steps = [
+    kinds = [
         writes.create, writes.update, writes.change_status, writes.delete, writes.bulk,
         writes.plain_sql, writes.rolled_back, writes.delete_rep, writes.import_csv,
         writes.erase, writes.compact,
     ]  # fmt: skip
-    for step in rng.choices(steps, k=40):
-        if not customer_ids(database):
+    for step in writes.rng.choices(kinds, k=steps):
+        if not customer_ids(writes.db):
             writes.create()
         step()
-        assert_counters_match(database)
+        check()
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_counters_equal_group_by_after_random_writes(
+    database: Database, tmp_path: Path, seed: int
+) -> None:
+    writes = Writes(database, random.Random(seed), tmp_path)
+    random_writes(writes, lambda: assert_counters_match(database))
     final = assert_counters_match(database)
     assert final["total"] > 0
 

@@ -18,8 +18,8 @@ from tests.db.test_customer_counts import (  # noqa: F401 (`unmigrated` is a fix
     Writes,
     _downgrade,
     assert_counters_match,
-    customer_ids,
     random_fields,
+    random_writes,
     unmigrated,
 )
 from tests.factories import make_customer, make_staff
@@ -63,22 +63,10 @@ class PairWrites(Writes):
 def test_pair_counters_equal_group_by_after_random_writes(
     database: Database, tmp_path: Path, seed: int
 ) -> None:
-    rng = random.Random(seed)
-    writes = PairWrites(database, rng, tmp_path)
-    for _ in range(12):
-        writes.create()
-    steps = [
-        writes.create, writes.update, writes.change_status, writes.delete, writes.bulk,
-        writes.plain_sql, writes.rolled_back, writes.delete_rep, writes.import_csv,
-        writes.erase, writes.compact,
-    ]  # fmt: skip
-    assigned = 0
-    for step in rng.choices(steps, k=40):
-        if not customer_ids(database):
-            writes.create()
-        step()
-        assigned = max(assigned, len(assert_pairs_match(database)))
-    assert assigned > 1
+    writes = PairWrites(database, random.Random(seed), tmp_path)
+    assigned: list[int] = []
+    random_writes(writes, lambda: assigned.append(len(assert_pairs_match(database))))
+    assert max(assigned) > 1
 
 
 def _pair_objects(db: Database) -> int:
