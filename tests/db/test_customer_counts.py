@@ -128,8 +128,9 @@ class Writes:
             fields = random_fields(self.rng, self.reps)
             keep = self.rng.sample(sorted(fields), self.rng.randint(1, len(fields)))
             data = {k: fields[k] for k in keep}
-            if "customerType" in data:
-                data["company"] = fields["company"]
+            if "customerType" in data or "company" in data:
+                # Only a business has a company: the two change together.
+                data["customerType"], data["company"] = fields["customerType"], fields["company"]
             with self.db.transaction() as conn:
                 customer_service.update_customer(conn, SYSTEM, customer_id, data)
 
@@ -177,8 +178,9 @@ class Writes:
             raise Rollback
 
     def delete_rep(self) -> None:
-        """A rep deleted below the service: the foreign key's SET NULL unassigns their records."""
-        rep = self.reps.pop(self.rng.randrange(len(self.reps)))
+        """A rep other than the acting one (bulk actions audit as `reps[0]`) deleted below the
+        service: the foreign key's SET NULL unassigns their records."""
+        rep = self.reps.pop(self.rng.randrange(1, len(self.reps)))
         with self.db.transaction() as conn:
             conn.execute(delete(users).where(users.c.id == rep))
         self.reps.append(make_staff(self.db)["id"])
