@@ -89,6 +89,17 @@ def test_search_name_email_phone_company_and_tag(api: Api, book: dict[str, Any])
     assert ids(get(api, book, "q=tan&tag=vip&country=Malaysia")) == [book["tan"]]
 
 
+def test_search_totals_and_pages(api: Api, book: dict[str, Any]) -> None:
+    """Counted with the rows or on their own (PostgreSQL reads the first page and its total in
+    one statement): a JSON number either way, on every page."""
+    first = get(api, book, "q=acme&limit=1").json()
+    assert first["total"] == 2 and len(first["rows"]) == 1
+    second = get(api, book, f"q=acme&limit=1&cursor={first['cursor']}").json()
+    assert second["total"] == 2 and second["cursor"] is None
+    assert {first["rows"][0]["$id"], second["rows"][0]["$id"]} == {book["tan"], book["ali"]}
+    assert get(api, book, "q=zzzqx").json() == {"total": 0, "rows": [], "cursor": None}
+
+
 def test_total_and_cursor_paging(api: Api, book: dict[str, Any]) -> None:
     first = get(api, book, "sort=name&limit=2").json()
     assert first["total"] == 4 and len(first["rows"]) == 2

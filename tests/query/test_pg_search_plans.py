@@ -1,11 +1,11 @@
-"""PostgreSQL's search plans read the stored `searchVector` (migration 0004): its GIN index for
-sparse matches, tier 1 and counts, the stored vector in window scans, never `to_tsvector` per
-row; and a tier that has no rows is proven empty by the index alone."""
+"""PostgreSQL's search plans: sparse matches, tiers 1 and 2 and counts come from the key of
+`customer_words` (migration 0006), never from the customers' table pages; window scans test the
+stored `searchVector` (migration 0004), never `to_tsvector` per row."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Connection, Select, true
+from sqlalchemy import Connection, Select
 
 from clientbook.query.compiler import build_list
 from clientbook.query.fields import CUSTOMERS
@@ -47,7 +47,7 @@ def test_no_search_statement_computes_to_tsvector(conn, query):
         CUSTOMERS, parse_list_query(CUSTOMERS, parse_params(query)), dialect="postgresql"
     )
     statements = [s.statement for s in plan.segments]
-    statements += [s.forced(true()) for s in plan.segments if s.forced is not None]
+    statements += [s.forced(None) for s in plan.segments if s.forced is not None]
     assert plan.count is not None
     for statement in [*statements, plan.count]:
         text = plan_of(conn, statement)
@@ -55,32 +55,68 @@ def test_no_search_statement_computes_to_tsvector(conn, query):
         assert "searchText" not in text, text
 
 
+INDEX = "ux_customer_words"
+WORDS = f"Index Only Scan using {INDEX}"
+
+
 @pytest.mark.parametrize("query", ["q=tan mei", "q=tan&sort=-name", "q=siti"])
-def test_sparse_matches_and_counts_read_the_gin_index(conn, query):
+def test_sparse_matches_are_read_from_the_words_key(conn, query):
     plan = build_list(
         CUSTOMERS, parse_list_query(CUSTOMERS, parse_params(query)), dialect="postgresql"
     )
     searched = [s for s in plan.segments if s.tier != 0]
-    read_by_index = [s.forced(true()) for s in searched if s.forced is not None]
+    read_by_index = [s.forced(None) for s in searched if s.forced is not None]
     if not read_by_index:  # under an explicit sort the matches are materialised first
         read_by_index = [s.statement for s in searched]
-    assert plan.count is not None
-    for statement in [*read_by_index, plan.count]:
+    for statement in read_by_index:
         text = plan_of(conn, statement)
-        assert f"Bitmap Index Scan on {GIN}" in text, text
+        assert WORDS in text and GIN not in text, text
 
 
-def test_tier_one_asks_the_index_for_the_first_word_marker(conn):
+@pytest.mark.parametrize(
+    ("query", "key"),
+    [
+        # One word: the counts per (word, lcp); more: every word's records in customer_words.
+        ("q=tan&sort=-name", "customer_word_counts_pkey"),
+        ("q=tan mei", WORDS),
+    ],
+)
+def test_a_search_alone_is_counted_on_the_words_keys(conn, query, key):
+    """Never on the customers' table pages (see migration 0006)."""
     plan = build_list(
-        CUSTOMERS, parse_list_query(CUSTOMERS, [("q", "tan mei")]), dialect="postgresql"
+        CUSTOMERS, parse_list_query(CUSTOMERS, parse_params(query)), dialect="postgresql"
     )
+    assert plan.count is not None
+    text = plan_of(conn, plan.count)
+    assert key in text, text
+    assert " customers " not in text and GIN not in text, text
+
+
+def _tiers(query: str) -> dict:
+    plan = build_list(CUSTOMERS, parse_list_query(CUSTOMERS, [("q", query)]), dialect="postgresql")
     tiers = {s.tier: s for s in plan.segments}
     assert sorted(tiers) == [0, 1, 2]
+    return tiers
+
+
+def test_tiers_stream_from_the_words_index_in_seq_order(conn):
+    """Tier 1 from the first-word marker, tier 2 from its longest word; no sort, no GIN."""
+    tiers = _tiers("tan meiling")
+    one, two = plan_of(conn, tiers[1].statement), plan_of(conn, tiers[2].statement)
+    for text, group in ((one, "'^ta'::text"), (two, "'mei'::text")):
+        assert WORDS in text and "Nested Loop" in text and group in text, text
+        assert "Sort" not in text and GIN not in text, text
+    # Each row is checked as it comes: tier 2 leaves out the names starting with `tan`.
+    assert "!''^tan'':*'" in two
+
+
+def test_short_words_read_the_first_word_marker_from_the_words_index(conn):
+    """Words under three letters cannot stream: windows, then every match from the index."""
+    tiers = _tiers("t me")
     first, rest = tiers[1].forced, tiers[2].forced
     assert first is not None and rest is not None
-    # EXPLAIN doubles the quotes of the tsquery literal.
-    words = "''tan'':* & ''mei'':*"
-    for statement, marker in ((first, "'''^tan'':*'"), (rest, "!''^tan''")):
-        text = plan_of(conn, statement(true()))
-        assert f"Bitmap Index Scan on {GIN}" in text, text
-        assert words in text and marker in text, text
+    # Tier 1: the marker (which implies `t`) and `me`; tier 2: both words, except the marker.
+    one, two = plan_of(conn, first(None)), plan_of(conn, rest(None))
+    for text, operation in ((one, "Intersect"), (two, "Except")):
+        assert INDEX in text and operation in text, text
+        assert "'^t'::text" in text and "'me'::text" in text, text

@@ -17,11 +17,15 @@ Search plans, by backend, when the list is ordered by relevance or `seq` (the co
   surname in 1M rows against 0.1 ms), so it is used only inside OR/NOT and under an explicit sort.
 * PostgreSQL: a GIN index cannot return rows in `seq` order, and the planner's estimates for
   prefix queries are blind (any rare prefix is estimated at ~3,000 rows), so left alone it
-  walks the primary key testing every row. So rows are read in windows in `seq` order with the
-  match as a filter while matches are dense, and through the GIN index on the stored
-  `searchVector` (`seq = ANY(ARRAY(SELECT ...))`) once they are sparse — see `reading.py`.
-  Both test the stored vector, never `to_tsvector` (~8 µs a row). Tiers 1 and 2 add the
-  first-word marker, or its negation, to the tsquery (see `search.py`).
+  walks the primary key testing every row. So a tier's candidates come from `customer_words`
+  (migration 0006), whose index gives the records with a word starting with a prefix of three
+  characters or more in `seq` order: joined on `seq`, each row is tested as it comes and
+  reading stops after one page. Tier 1 streams the first-word marker `^w1`, the others the
+  longest word. Shorter words read windows in `seq` order with the match as a filter while
+  matches are dense, then every remaining match from that index (`seq = ANY(ARRAY(SELECT
+  ...))`) — see `reading.py`. Rows are tested against the stored `searchVector`, never
+  `to_tsvector` (~8 µs a row); tiers 1 and 2 add the first-word marker, or its negation.
+  A search alone is counted on the words' counts (see `search.words_count`).
 
 Under an explicit sort the match is evaluated first and the rows sorted (cost grows with the
 number of matches); on SQLite, with 20,000 matches or more, the sort's index is walked instead.
@@ -35,6 +39,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Connection,
     FromClause,
     Integer,
@@ -77,8 +82,12 @@ from clientbook.query.search import (
     matches,
     name_variants,
     parse_terms,
+    stream_prefix,
     ts_match,
     tsquery_starts,
+    words_count,
+    words_seqs,
+    words_stream,
 )
 
 Scope = Filter | ColumnElement[bool] | None
@@ -241,7 +250,7 @@ class _Builder:
             return self._plain(segment, self._exact_name())
         if self.dialect == "sqlite":
             return self._fts_driven(segment)
-        return self._pg_windowed(segment)
+        return self._pg_search(segment)
 
     def _plain(self, segment: Segment, extra: list[ColumnElement[bool]]) -> SegmentPlan:
         seq = self.table.c.seq
@@ -269,21 +278,36 @@ class _Builder:
             return f"{starts} AND {fts_all(others)}" if others else starts
         return f"({everything}) NOT {starts}"
 
-    def _pg_windowed(self, segment: Segment) -> SegmentPlan:
+    def _pg_search(self, segment: Segment) -> SegmentPlan:
+        """PostgreSQL, a tier in `seq` order: with a prefix long enough, its candidates stream
+        from the search words' index in that order, each row checked as it comes; otherwise
+        windows of rows in `seq` order, then the matches left from that index (`reading.py`)."""
         seq = self.table.c.seq
         bounds = [self.bound(b, seq) for b in segment.bounds]
         common = [*self._not_exact_name(segment), *self.filters, *bounds]
         match = ts_match(self.table, self.tokens, self._tsquery_starts(segment.tier))
-        # `IS TRUE` keeps the match out of the planner's reach, so that a window is read by
-        # primary key range and filtered row by row, never through the whole GIN posting list.
-        statement = self.select(self.table, [match.is_(true()), *common], seq)
-
-        def forced(extra_bound: ColumnElement[bool]) -> Select[Any]:
-            found = self._gin_materialised(match, extra_bound)
-            return self.select(self.table, [found, *common, extra_bound], seq)
-
-        seq_bounds = tuple(self.bound(b, seq) for b in segment.bounds if b.key.is_seq)
+        # `IS TRUE` keeps the match out of the planner's reach, so that rows are tested one
+        # by one as they come, never looked up through the whole GIN posting list.
+        checked = [match.is_(true()), *common]
+        seq_keys = [b for b in segment.bounds if b.key.is_seq]
+        prefix = stream_prefix(self.tokens, segment.tier)
+        if prefix is not None:
+            stream = words_stream(prefix, lambda column: [self.bound(b, column) for b in seq_keys])
+            joined = self.table.join(stream, stream.c.seq == seq)
+            return SegmentPlan(segment.tier, self.select(joined, checked, seq))
         descending = self.reading.keys[-1].descending
+
+        def forced(edge: int | None) -> Select[Any]:
+            def within(column: ColumnElement[Any]) -> list[ColumnElement[bool]]:
+                """The segment's `seq` bounds, and past `edge` when given."""
+                past = [] if edge is None else [column < edge if descending else column > edge]
+                return [*(self.bound(b, column) for b in seq_keys), *past]
+
+            found = self._seq_in(words_seqs(self.tokens, segment.tier, within))
+            return self.select(self.table, [found, *common, *within(seq)], seq)
+
+        statement = self.select(self.table, checked, seq)
+        seq_bounds = tuple(self.bound(b, seq) for b in seq_keys)
         return SegmentPlan(segment.tier, statement, seq_bounds, forced, descending, seq)
 
     def _tsquery_starts(self, tier: int | None) -> str | None:
@@ -305,24 +329,20 @@ class _Builder:
             return []
         return [self.table.c.name.not_in(name_variants(self.terms))]
 
-    def _match_materialised(self, *bounds: ColumnElement[bool]) -> ColumnElement[bool]:
+    def _match_materialised(self) -> ColumnElement[bool]:
         """The match evaluated through the full-text index first, whatever the planner thinks."""
         if self.dialect == "sqlite":
             # SQLite materialises an IN (subquery) list once. On `seq + 0` it cannot drive the
             # read from that list, so it walks the sort's index and tests each row instead.
             seq = self.table.c.seq + 0 if self.dense else self.table.c.seq
             return seq.in_(fts_rowids(fts_all(self.tokens)))
-        return self._gin_materialised(ts_match(self.table, self.tokens), *bounds)
+        # PostgreSQL: ARRAY(SELECT ...) is computed once, first (an InitPlan), from the words'
+        # key; the rows are then read by primary key. (With `IN (SELECT ...)` the planner,
+        # misled by its estimates for prefix queries, may join against a scan of the table.)
+        return self._seq_in(words_seqs(self.tokens))
 
-    def _gin_materialised(
-        self, match: ColumnElement[bool], *bounds: ColumnElement[bool]
-    ) -> ColumnElement[bool]:
-        """PostgreSQL: `match` read from the GIN index first, then the rows by primary key."""
-        # ARRAY(SELECT ...) is computed once, first (an InitPlan), through the GIN index; the
-        # rows are then read by primary key. (With `IN (SELECT ...)` the planner, misled by its
-        # estimates for prefix queries, merge-joins against a scan of the whole table.)
-        seqs = select(self.table.c.seq).where(match, *bounds)
-        return self.table.c.seq == any_(func.array(seqs.correlate(None).scalar_subquery()))
+    def _seq_in(self, seqs: Select[Any] | CompoundSelect[Any]) -> ColumnElement[bool]:
+        return self.table.c.seq == any_(func.array(seqs.scalar_subquery()))
 
     def probe(self) -> Select[Any] | None:
         if self.dialect != "sqlite" or not self.searching or self.streams or self.dense:
@@ -337,6 +357,8 @@ class _Builder:
         if not self.searching:
             return counted.select_from(self.table).where(*self.filters)
         if self.dialect == "postgresql":
+            if not self.filters:
+                return words_count(self.tokens)
             return counted.select_from(self.table).where(
                 ts_match(self.table, self.tokens), *self.filters
             )

@@ -31,9 +31,10 @@ class SegmentPlan:
     tier: int | None
     statement: Select[Any]
     # PostgreSQL search in `seq` order: the `seq` range of the segment and a builder of the
-    # statement with the match forced through the GIN index, given one more `seq` bound.
+    # statement with the matches read from the search words' index first, given the `seq` the
+    # rows must lie past (None: the whole segment).
     seq_bounds: tuple[ColumnElement[bool], ...] = ()
-    forced: Callable[[ColumnElement[bool]], Select[Any]] | None = None
+    forced: Callable[[int | None], Select[Any]] | None = None
     seq_descending: bool = False
     seq: ColumnElement[Any] | None = None
 
@@ -93,7 +94,7 @@ def read_segments(conn: Connection, plan: ListPlan, offset: int, need: int) -> R
 def _read_windowed(conn: Connection, segment: SegmentPlan, wanted: int) -> list[dict[str, Any]]:
     """PostgreSQL search in `seq` order: scan windows of rows in `seq` order with the match as a
     filter while matches are dense enough to fill the page soon (each window sized from the
-    hit rate so far); once they are sparse, read the rest through the GIN index."""
+    hit rate so far); once they are sparse, read the rest from the search words' index."""
     assert segment.forced is not None and segment.seq is not None
     seq, descending = segment.seq, segment.seq_descending
     order = seq.desc() if descending else seq.asc()
@@ -114,7 +115,7 @@ def _read_windowed(conn: Connection, segment: SegmentPlan, wanted: int) -> list[
         scanned, hits = scanned + window, hits + len(got)
         rate, need = hits / scanned, wanted - len(found)
         if rate < PG_DENSE_MATCHES:
-            return found + _fetch(conn, segment.forced(past[0]), 0, need)
+            return found + _fetch(conn, segment.forced(edge), 0, need)
         window = min(PG_WINDOW_MAX, max(PG_SEARCH_WINDOW, math.ceil(need / rate * 1.25)))
 
 

@@ -28,22 +28,27 @@ reads the next tier only when a page is not yet full.
 
 PostgreSQL ranks exactly as SQLite (the same tiers, order and cursors). It matches against the
 stored `searchVector` (the words of `searchText` as they are, and the marker), never
-`to_tsvector` per row: the GIN index is on that column, and a window scan reads the stored
-vector. Neither side goes through PostgreSQL's text-search parser: `searchText` is already our
-folded words, and the query is a `tsquery` literal of the same words, so both split text
-exactly as `domain.text.words` does (the parser splits `0𐭸` into `0`, so a search for it
-found every phone starting with 0).
+`to_tsvector` per row: the GIN index is on that column (for filters, OR and NOT), and rows
+read in `seq` order are tested on the stored vector. Candidates in `seq` order and totals
+come from `customer_words` and its counts (migration 0006; see `compiler.py`). Neither side
+goes through PostgreSQL's text-search parser: `searchText` is already our folded words, and
+the query is a `tsquery` literal of the same words, so both split text exactly as
+`domain.text.words` does (the parser splits `0𐭸` into `0`, so a search for it found every
+phone starting with 0).
 """
 
 from __future__ import annotations
 
 import re
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
+    CompoundSelect,
     Integer,
     Select,
     Table,
@@ -51,13 +56,18 @@ from sqlalchemy import (
     and_,
     cast,
     column,
+    except_,
     false,
+    func,
+    intersect,
     literal,
     literal_column,
     select,
     table,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
+from sqlalchemy.sql.selectable import ScalarSelect, Subquery
 
 from clientbook.domain.text import fold, words
 
@@ -68,6 +78,17 @@ _PHONE_CHUNK = re.compile(r"[\d+()\-]*\d[\d+()\-]*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 FTS_TABLE = table("customers_fts", column("rowid", Integer), column("searchText", Text))
+# Each record's distinct searchText words, keyed (word, seq), and how many records have each
+# (word, lcp): the counts folded so far and the deltas since (PostgreSQL, migration 0006).
+WORDS_TABLE = table(
+    "customer_words", column("word", Text), column("seq", Integer), column("lcp", Integer)
+)
+# customer_words' index is led by left(word, 3): a prefix this long reads its records in seq order.
+STREAM_FROM = 3
+WORD_COUNTS = tuple(
+    table(name, column("word", Text), column("lcp", Integer), column("n", Integer))
+    for name in ("customer_word_counts", "customer_word_deltas")
+)
 # `searchVector` holds `^` + the first word of `searchText` as one more lexeme (migration 0004).
 FIRST_WORD_MARK = "^"
 
@@ -183,6 +204,88 @@ def ts_match(
     if starts is None:
         return matched
     return and_(matched, vector.bool_op("@@")(cast(literal(starts, Text), TSQUERY)))
+
+
+# Conditions on a `seq` column (keyset bounds), for the seqs read from `customer_words`.
+SeqLimits = Callable[[ColumnElement[Any]], list[ColumnElement[bool]]]
+
+
+def _no_limits(_seq: ColumnElement[Any]) -> list[ColumnElement[bool]]:
+    return []
+
+
+def _starts(word: ColumnElement[Any], prefix: str) -> ColumnElement[bool]:
+    return word.bool_op("^@")(literal(prefix, Text))
+
+
+def _records_with(prefix: str, limits: SeqLimits = _no_limits) -> Select[Any]:
+    """The seq of each record with a word starting with `prefix`, once (its first such word),
+    through customer_words' index: in `seq` order when `prefix` has STREAM_FROM characters."""
+    words = WORDS_TABLE
+    # The index's own expression, 3 written out (a bound 3 would not match it in a generic plan).
+    group = func.left(words.c.word, literal_column(str(STREAM_FROM), Integer))
+    if len(prefix) >= STREAM_FROM:
+        found = [group == literal(prefix[:STREAM_FROM], Text), _starts(words.c.word, prefix)]
+    else:
+        found = [_starts(group, prefix)]
+    once = words.c.lcp < len(prefix)
+    return select(words.c.seq).where(*found, once, *limits(words.c.seq))
+
+
+def _having(
+    prefixes: tuple[str, ...], limits: SeqLimits = _no_limits
+) -> CompoundSelect[Any] | Select[Any]:
+    """The seqs of the records with a word starting with each prefix."""
+    sets = [_records_with(p, limits) for p in prefixes]
+    return intersect(*sets) if len(sets) > 1 else sets[0]
+
+
+def prefix_count(prefix: str) -> ScalarSelect[Any]:
+    """How many records have a word starting with `prefix`, from the counts per (word, lcp):
+    one row per distinct word, not one per record (see migration 0006)."""
+    parts = [
+        select(t.c.n).where(_starts(t.c.word, prefix), t.c.lcp < len(prefix)) for t in WORD_COUNTS
+    ]
+    # sum() of bigints is numeric: cast back, so that a driver hands back an int.
+    summed: Select[Any] = select(cast(func.coalesce(func.sum(literal_column("n")), 0), BigInteger))
+    return summed.select_from(union_all(*parts).subquery()).scalar_subquery()
+
+
+def words_count(tokens: tuple[str, ...]) -> Select[Any]:
+    """How many records match every token (PostgreSQL): the same number as `count(*) WHERE
+    searchVector @@ tsquery_all(tokens)`, which reads the table page of every match. One
+    token: `prefix_count`; more: the records in every token's range of `customer_words`."""
+    if len(tokens) == 1:
+        return select(prefix_count(tokens[0]))
+    return select(func.count()).select_from(_having(tokens).subquery())
+
+
+def stream_prefix(tokens: tuple[str, ...], tier: int | None) -> str | None:
+    """The prefix whose records, read from customer_words in `seq` order, hold every match of
+    `tokens` in search tier `tier` (1: the first-word marker; else the longest token), or None
+    when it is too short to be read in that order."""
+    prefix = FIRST_WORD_MARK + tokens[0] if tier == 1 else max(tokens, key=len)
+    return prefix if len(prefix) >= STREAM_FROM else None
+
+
+def words_stream(prefix: str, limits: SeqLimits) -> Subquery:
+    """The records with a word starting with `prefix` (of STREAM_FROM characters or more),
+    within `limits`: joined on `seq` and read in its order, a page costs a page of index
+    entries and rows, however many records match."""
+    return _records_with(prefix, limits).subquery("streamed")
+
+
+def words_seqs(
+    tokens: tuple[str, ...], tier: int | None = None, limits: SeqLimits = _no_limits
+) -> CompoundSelect[Any] | Select[Any]:
+    """The seqs of the records matching every token (and, in search tier 1 or 2, whose first
+    word does or does not start with the first token: as `ts_match` with `tsquery_starts`),
+    read from customer_words' index alone, within `limits`."""
+    marker = FIRST_WORD_MARK + tokens[0]
+    if tier == 1:
+        return _having((marker, *tokens[1:]), limits)  # the marker implies the first token
+    matched = _having(tokens, limits)
+    return except_(matched, _having((marker,), limits)) if tier == 2 else matched
 
 
 def like_prefix(text: str) -> str:
