@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -77,4 +78,15 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(me_router)
     app.include_router(appwrite_router)
     install_web(app)
+    return app
+
+
+def serve_app() -> FastAPI:
+    """The app as `clientbook serve` runs it: one for the life of each server process."""
+    app = create_app()
+    # What exists now (modules, routes, tables, the schema) lives as long as the process: out
+    # of the cycle collector's way, so that a full collection walks only what requests made
+    # since. Measured on PostgreSQL search: 50-60 ms pauses every ~150 requests, ~5 ms after.
+    gc.collect()
+    gc.freeze()
     return app

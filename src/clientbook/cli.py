@@ -129,7 +129,7 @@ def serve(
             soft_wrap=True,
         )
     uvicorn.run(
-        "clientbook.app:create_app",
+        "clientbook.app:serve_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
