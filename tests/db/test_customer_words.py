@@ -17,7 +17,7 @@ from sqlalchemy import Connection, func, select, text, update
 from clientbook.db import migrate
 from clientbook.db.engine import Database
 from clientbook.db.tables import customers
-from clientbook.query.search import prefix_count, ts_match, tsquery_starts, words_count
+from clientbook.query.search import prefix_count, ts_match, tsquery_starts
 from clientbook.services import demo
 from tests.conftest import BACKENDS, unmigrated_postgres
 from tests.db.test_customer_counts import Writes, _downgrade, random_writes
@@ -83,12 +83,14 @@ def vector_count(conn: Connection, tokens: tuple[str, ...]) -> int:
     return int(conn.execute(query).scalar_one())
 
 
-def some_searches(words: set[tuple[str, int]], rng: random.Random) -> list[tuple[str, ...]]:
-    """Prefixes of stored words, alone and in pairs, and a word no record has."""
+def some_prefixes(words: set[tuple[str, int]], rng: random.Random) -> list[str]:
+    """Prefixes of stored words, and a word no record has."""
     known = sorted({w for w, _ in words if not w.startswith("^")})
-    prefixes = [w[: rng.randint(1, len(w))] for w in rng.sample(known, min(6, len(known)))]
-    pairs = [tuple(rng.sample(prefixes, 2)) for _ in range(3)] if len(prefixes) > 1 else []
-    return [(p,) for p in prefixes] + pairs + [("zzzqx",)]
+    return [w[: rng.randint(1, len(w))] for w in rng.sample(known, min(6, len(known)))] + ["zzzqx"]
+
+
+def counted(conn: Connection, prefix: str) -> int:
+    return int(conn.execute(select(prefix_count(prefix))).scalar_one())
 
 
 def tier_one_count(conn: Connection, token: str) -> int:
@@ -101,12 +103,9 @@ def assert_words_match(db: Database, rng: random.Random) -> int:
         words = expected_words(conn)
         assert stored_words(conn) == words
         assert stored_counts(conn) == expected_counts(conn)
-        for tokens in some_searches(words, rng):
-            counted = conn.execute(words_count(tokens)).scalar_one()
-            assert counted == vector_count(conn, tokens), tokens
-            if len(tokens) == 1:
-                first_word = conn.execute(select(prefix_count("^" + tokens[0]))).scalar_one()
-                assert first_word == tier_one_count(conn, tokens[0]), tokens
+        for prefix in some_prefixes(words, rng):
+            assert counted(conn, prefix) == vector_count(conn, (prefix,)), prefix
+            assert counted(conn, "^" + prefix) == tier_one_count(conn, prefix), prefix
     return len(words)
 
 
@@ -142,10 +141,10 @@ def test_a_record_with_a_word_twice_counts_once(database: Database) -> None:
     make_customer(database, name="Mei Mei", email="mei.meiling@example.com")
     make_customer(database, name="Tan Ah Kow", email="kow@example.com")
     with database.read() as conn:
-        assert conn.execute(words_count(("mei",))).scalar_one() == 1
-        assert conn.execute(words_count(("mei", "exam"))).scalar_one() == 1
-        assert conn.execute(words_count(("exam",))).scalar_one() == 2
-        assert conn.execute(words_count(("mei", "kow"))).scalar_one() == 0
+        # `mei` and `meiling` start with `mei`; `example` is a word of both records.
+        assert counted(conn, "mei") == 1
+        assert counted(conn, "exam") == 2
+        assert counted(conn, "^mei") == 1
 
 
 def test_words_beyond_ascii_count_by_characters(database: Database) -> None:
@@ -155,10 +154,9 @@ def test_words_beyond_ascii_count_by_characters(database: Database) -> None:
         conn.execute(changed.values(searchText="李明 李 李明华 0\U00010b78 0\U00010b781 0"))
     with database.read() as conn:
         for token in ("李", "李明", "李明华", "0", "0\U00010b78", "0\U00010b781"):
-            assert conn.execute(words_count((token,))).scalar_one() == 1, token
+            assert counted(conn, token) == 1, token
             assert vector_count(conn, (token,)) == 1, token
-        assert conn.execute(select(prefix_count("^李明"))).scalar_one() == 1
-        assert conn.execute(select(prefix_count("^0"))).scalar_one() == 0
+        assert (counted(conn, "^李明"), counted(conn, "^0")) == (1, 0)
 
 
 def test_truncating_the_customers_empties_the_words(database: Database) -> None:
@@ -187,7 +185,7 @@ def test_upgrade_backfills_the_words_and_downgrade_removes_them(
     assert assert_words_match(db, random.Random(8)) > 0
     make_customer(db, name="Amir Hamzah")
     with db.read() as conn:
-        assert conn.execute(words_count(("ami",))).scalar_one() == 3
+        assert counted(conn, "ami") == 3
 
     _downgrade(db, "0005")
     assert not _words_table_exists(db)
@@ -196,13 +194,13 @@ def test_upgrade_backfills_the_words_and_downgrade_removes_them(
     assert_words_match(db, random.Random(9))
 
 
-def test_a_search_total_is_counted_on_the_words_index(database: Database) -> None:
-    """The count reads the (word, seq) key, never the customers' table pages."""
+def test_a_word_is_counted_on_the_counts_index(database: Database) -> None:
+    """A row per distinct (word, lcp), never the customers' table pages."""
     make_customer(database, name="Mei Ling")
     with database.transaction() as conn:
         conn.execute(text("SET LOCAL enable_seqscan = off"))  # a table of one record
-        statement = words_count(("mei", "lin"))
+        statement = select(prefix_count("mei"))
         compiled = statement.compile(conn, compile_kwargs={"literal_binds": True})
         plan = "\n".join(conn.execute(text(f"EXPLAIN {compiled}")).scalars())
-    assert "ux_customer_words" in plan
-    assert "customers" not in plan.replace("customer_words", "")
+    assert "customer_word_counts_pkey" in plan
+    assert " customers " not in plan

@@ -17,15 +17,17 @@ Search plans, by backend, when the list is ordered by relevance or `seq` (the co
   surname in 1M rows against 0.1 ms), so it is used only inside OR/NOT and under an explicit sort.
 * PostgreSQL: a GIN index cannot return rows in `seq` order, and the planner's estimates for
   prefix queries are blind (any rare prefix is estimated at ~3,000 rows), so left alone it
-  walks the primary key testing every row. So a tier's candidates come from `customer_words`
-  (migration 0006), whose index gives the records with a word starting with a prefix of three
-  characters or more in `seq` order: joined on `seq`, each row is tested as it comes and
-  reading stops after one page. Tier 1 streams the first-word marker `^w1`, the others the
-  longest word. Shorter words read windows in `seq` order with the match as a filter while
-  matches are dense, then every remaining match from that index (`seq = ANY(ARRAY(SELECT
-  ...))`) — see `reading.py`. Rows are tested against the stored `searchVector`, never
-  `to_tsvector` (~8 µs a row); tiers 1 and 2 add the first-word marker, or its negation.
-  A search alone is counted on the words' counts (see `search.words_count`).
+  walks the primary key testing every row. A one-word search takes a tier's candidates from
+  `customer_words` (migration 0006), whose index gives the records with a word starting with
+  a prefix of three characters or more in `seq` order: joined on `seq`, each row is tested as
+  it comes and reading stops after one page (tier 1 streams the first-word marker `^w`).
+  Shorter words, and searches of several words, read windows in `seq` order with the match as
+  a filter while matches are dense, then every remaining match (`seq = ANY(ARRAY(SELECT
+  ...))`) from that index for one word, through the GIN index for several (a GIN bitmap
+  intersects them without reading every record of each) — see `reading.py`. Rows are tested
+  against the stored `searchVector`, never `to_tsvector` (~8 µs a row); tiers 1 and 2 add the
+  first-word marker, or its negation. A one-word search alone is counted on the words' counts
+  (`search.prefix_count`); any other search counts its matches' rows.
 
 Under an explicit sort the match is evaluated first and the rows sorted (cost grows with the
 number of matches); on SQLite, with 20,000 matches or more, the sort's index is walked instead.
@@ -82,10 +84,10 @@ from clientbook.query.search import (
     matches,
     name_variants,
     parse_terms,
+    prefix_count,
     stream_prefix,
     ts_match,
     tsquery_starts,
-    words_count,
     words_seqs,
     words_stream,
 )
@@ -279,9 +281,11 @@ class _Builder:
         return f"({everything}) NOT {starts}"
 
     def _pg_search(self, segment: Segment) -> SegmentPlan:
-        """PostgreSQL, a tier in `seq` order: with a prefix long enough, its candidates stream
-        from the search words' index in that order, each row checked as it comes; otherwise
-        windows of rows in `seq` order, then the matches left from that index (`reading.py`)."""
+        """PostgreSQL, a tier in `seq` order. A one-word search streams its candidates from
+        the search words' index in that order when the word is long enough, each row checked
+        as it comes. Otherwise windows of rows in `seq` order, then the matches left: a single
+        word's from that index, several words' through the GIN index, which intersects them
+        without reading every record of each (`reading.py`)."""
         seq = self.table.c.seq
         bounds = [self.bound(b, seq) for b in segment.bounds]
         common = [*self._not_exact_name(segment), *self.filters, *bounds]
@@ -290,7 +294,8 @@ class _Builder:
         # by one as they come, never looked up through the whole GIN posting list.
         checked = [match.is_(true()), *common]
         seq_keys = [b for b in segment.bounds if b.key.is_seq]
-        prefix = stream_prefix(self.tokens, segment.tier)
+        word = self.tokens[0] if len(self.tokens) == 1 else None
+        prefix = None if word is None else stream_prefix(word, segment.tier)
         if prefix is not None:
             stream = words_stream(prefix, lambda column: [self.bound(b, column) for b in seq_keys])
             joined = self.table.join(stream, stream.c.seq == seq)
@@ -303,7 +308,10 @@ class _Builder:
                 past = [] if edge is None else [column < edge if descending else column > edge]
                 return [*(self.bound(b, column) for b in seq_keys), *past]
 
-            found = self._seq_in(words_seqs(self.tokens, segment.tier, within))
+            if word is None:
+                found = self._gin_materialised(match, *within(seq))
+            else:
+                found = self._seq_in(words_seqs(word, segment.tier, within))
             return self.select(self.table, [found, *common, *within(seq)], seq)
 
         statement = self.select(self.table, checked, seq)
@@ -336,12 +344,19 @@ class _Builder:
             # read from that list, so it walks the sort's index and tests each row instead.
             seq = self.table.c.seq + 0 if self.dense else self.table.c.seq
             return seq.in_(fts_rowids(fts_all(self.tokens)))
-        # PostgreSQL: ARRAY(SELECT ...) is computed once, first (an InitPlan), from the words'
-        # key; the rows are then read by primary key. (With `IN (SELECT ...)` the planner,
-        # misled by its estimates for prefix queries, may join against a scan of the table.)
-        return self._seq_in(words_seqs(self.tokens))
+        return self._gin_materialised(ts_match(self.table, self.tokens))
+
+    def _gin_materialised(
+        self, match: ColumnElement[bool], *bounds: ColumnElement[bool]
+    ) -> ColumnElement[bool]:
+        """PostgreSQL: `match` read from the GIN index first, then the rows by primary key."""
+        seqs = select(self.table.c.seq).where(match, *bounds)
+        return self._seq_in(seqs.correlate(None))
 
     def _seq_in(self, seqs: Select[Any] | CompoundSelect[Any]) -> ColumnElement[bool]:
+        # ARRAY(SELECT ...) is computed once, first (an InitPlan); the rows are then read by
+        # primary key. (With `IN (SELECT ...)` the planner, misled by its estimates for prefix
+        # queries, merge-joins against a scan of the whole table.)
         return self.table.c.seq == any_(func.array(seqs.scalar_subquery()))
 
     def probe(self) -> Select[Any] | None:
@@ -357,8 +372,9 @@ class _Builder:
         if not self.searching:
             return counted.select_from(self.table).where(*self.filters)
         if self.dialect == "postgresql":
-            if not self.filters:
-                return words_count(self.tokens)
+            if not self.filters and len(self.tokens) == 1:
+                return select(prefix_count(self.tokens[0]))
+            # Several words: the GIN index intersects them, then each match's row is counted.
             return counted.select_from(self.table).where(
                 ts_match(self.table, self.tokens), *self.filters
             )

@@ -59,7 +59,6 @@ from sqlalchemy import (
     except_,
     false,
     func,
-    intersect,
     literal,
     literal_column,
     select,
@@ -232,14 +231,6 @@ def _records_with(prefix: str, limits: SeqLimits = _no_limits) -> Select[Any]:
     return select(words.c.seq).where(*found, once, *limits(words.c.seq))
 
 
-def _having(
-    prefixes: tuple[str, ...], limits: SeqLimits = _no_limits
-) -> CompoundSelect[Any] | Select[Any]:
-    """The seqs of the records with a word starting with each prefix."""
-    sets = [_records_with(p, limits) for p in prefixes]
-    return intersect(*sets) if len(sets) > 1 else sets[0]
-
-
 def prefix_count(prefix: str) -> ScalarSelect[Any]:
     """How many records have a word starting with `prefix`, from the counts per (word, lcp):
     one row per distinct word, not one per record (see migration 0006)."""
@@ -251,20 +242,11 @@ def prefix_count(prefix: str) -> ScalarSelect[Any]:
     return summed.select_from(union_all(*parts).subquery()).scalar_subquery()
 
 
-def words_count(tokens: tuple[str, ...]) -> Select[Any]:
-    """How many records match every token (PostgreSQL): the same number as `count(*) WHERE
-    searchVector @@ tsquery_all(tokens)`, which reads the table page of every match. One
-    token: `prefix_count`; more: the records in every token's range of `customer_words`."""
-    if len(tokens) == 1:
-        return select(prefix_count(tokens[0]))
-    return select(func.count()).select_from(_having(tokens).subquery())
-
-
-def stream_prefix(tokens: tuple[str, ...], tier: int | None) -> str | None:
-    """The prefix whose records, read from customer_words in `seq` order, hold every match of
-    `tokens` in search tier `tier` (1: the first-word marker; else the longest token), or None
-    when it is too short to be read in that order."""
-    prefix = FIRST_WORD_MARK + tokens[0] if tier == 1 else max(tokens, key=len)
+def stream_prefix(token: str, tier: int | None) -> str | None:
+    """The prefix whose records, read from customer_words in `seq` order, are the candidates
+    of a one-word search in tier `tier` (1: the first-word marker; else the word itself), or
+    None when it is too short to be read in that order."""
+    prefix = FIRST_WORD_MARK + token if tier == 1 else token
     return prefix if len(prefix) >= STREAM_FROM else None
 
 
@@ -276,16 +258,16 @@ def words_stream(prefix: str, limits: SeqLimits) -> Subquery:
 
 
 def words_seqs(
-    tokens: tuple[str, ...], tier: int | None = None, limits: SeqLimits = _no_limits
+    token: str, tier: int | None = None, limits: SeqLimits = _no_limits
 ) -> CompoundSelect[Any] | Select[Any]:
-    """The seqs of the records matching every token (and, in search tier 1 or 2, whose first
-    word does or does not start with the first token: as `ts_match` with `tsquery_starts`),
+    """The seqs of the records with a word starting with `token` (and, in search tier 1 or 2,
+    whose first word does or does not start with it: as `ts_match` with `tsquery_starts`),
     read from customer_words' index alone, within `limits`."""
-    marker = FIRST_WORD_MARK + tokens[0]
+    marker = _records_with(FIRST_WORD_MARK + token, limits)
     if tier == 1:
-        return _having((marker, *tokens[1:]), limits)  # the marker implies the first token
-    matched = _having(tokens, limits)
-    return except_(matched, _having((marker,), limits)) if tier == 2 else matched
+        return marker  # the marker implies the word
+    matched = _records_with(token, limits)
+    return except_(matched, marker) if tier == 2 else matched
 
 
 def like_prefix(text: str) -> str:
