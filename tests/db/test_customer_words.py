@@ -127,7 +127,7 @@ def test_the_words_equal_search_text_after_random_writes(
     rng = random.Random(seed)
     sizes: list[int] = []
     random_writes(
-        Writes(database, rng, tmp_path), lambda: sizes.append(assert_words_match(database, rng))
+        WordWrites(database, rng, tmp_path), lambda: sizes.append(assert_words_match(database, rng))
     )
     assert max(sizes) > 20
 

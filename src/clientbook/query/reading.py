@@ -31,8 +31,8 @@ class SegmentPlan:
     tier: int | None
     statement: Select[Any]
     # PostgreSQL search in `seq` order: the `seq` range of the segment and a builder of the
-    # statement with the matches read from the search words' index first, given the `seq` the
-    # rows must lie past (None: the whole segment).
+    # statement with the matches read from an index first (see `compiler._pg_search`), given
+    # the `seq` the rows must lie past (None: the whole segment).
     seq_bounds: tuple[ColumnElement[bool], ...] = ()
     forced: Callable[[int | None], Select[Any]] | None = None
     seq_descending: bool = False
@@ -94,7 +94,7 @@ def read_segments(conn: Connection, plan: ListPlan, offset: int, need: int) -> R
 def _read_windowed(conn: Connection, segment: SegmentPlan, wanted: int) -> list[dict[str, Any]]:
     """PostgreSQL search in `seq` order: scan windows of rows in `seq` order with the match as a
     filter while matches are dense enough to fill the page soon (each window sized from the
-    hit rate so far); once they are sparse, read the rest from the search words' index."""
+    hit rate so far); once they are sparse, read the rest from an index (`forced`)."""
     assert segment.forced is not None and segment.seq is not None
     seq, descending = segment.seq, segment.seq_descending
     order = seq.desc() if descending else seq.asc()

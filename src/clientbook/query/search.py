@@ -77,8 +77,9 @@ _PHONE_CHUNK = re.compile(r"[\d+()\-]*\d[\d+()\-]*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 FTS_TABLE = table("customers_fts", column("rowid", Integer), column("searchText", Text))
-# Each record's distinct searchText words, keyed (word, seq), and how many records have each
-# (word, lcp): the counts folded so far and the deltas since (PostgreSQL, migration 0006).
+# Each record's distinct searchText words and first-word marker, indexed by (left(word, 3),
+# seq, word), and how many records have each (word, lcp): the counts folded so far and the
+# deltas since (PostgreSQL, migration 0006).
 WORDS_TABLE = table(
     "customer_words", column("word", Text), column("seq", Integer), column("lcp", Integer)
 )

@@ -77,6 +77,28 @@ def _deltas(sign: str) -> str:
     )
 
 
+def _add(source: str, row: str) -> str:
+    """Keep the words of `row` (see _with_lcp) and count them in."""
+    return f"WITH words AS ({_with_lcp(source, row)}), kept AS ({_KEEP}) {_deltas('')}"
+
+
+def _remove(source: str, row: str) -> str:
+    """Delete the words of `row` (see _with_lcp) and count them out."""
+    gone = f"DELETE FROM customer_words c USING words WHERE {_SAME_WORD}"
+    return f"WITH words AS ({_with_lcp(source, row)}), gone AS ({gone}) {_deltas('-')}"
+
+
+def _counting(name: str, *statements: str) -> str:
+    """The trigger function `name`: `statements`, then a compaction tick."""
+    body = "".join(f"    {statement};\n" for statement in statements)
+    return f"""
+CREATE FUNCTION {TRIGGER}_{name}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+{body}    PERFORM {TRIGGER}_tick();
+    RETURN NULL;
+END $$"""
+
+
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
@@ -120,7 +142,6 @@ def downgrade() -> None:
 
 
 def _functions() -> list[str]:
-    gone = f"gone AS (DELETE FROM customer_words c USING words WHERE {_SAME_WORD})"
     return [
         f"""
 CREATE FUNCTION {TRIGGER}_lcp(a text, b text) RETURNS smallint
@@ -153,29 +174,10 @@ BEGIN
         END IF;
     END IF;
 END $$""",
-        f"""
-CREATE FUNCTION {TRIGGER}_added() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    WITH words AS ({_with_lcp("added r, ", "r")}), kept AS ({_KEEP}) {_deltas("")};
-    PERFORM {TRIGGER}_tick();
-    RETURN NULL;
-END $$""",
-        f"""
-CREATE FUNCTION {TRIGGER}_removed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    WITH words AS ({_with_lcp("removed r, ", "r")}), {gone} {_deltas("-")};
-    PERFORM {TRIGGER}_tick();
-    RETURN NULL;
-END $$""",
+        _counting("added", _add("added r, ", "r")),
+        _counting("removed", _remove("removed r, ", "r")),
         # Every word goes and comes back: the lcp of any of them may change.
-        f"""
-CREATE FUNCTION {TRIGGER}_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    WITH words AS ({_with_lcp("", "old")}), {gone} {_deltas("-")};
-    WITH words AS ({_with_lcp("", "new")}), kept AS ({_KEEP}) {_deltas("")};
-    PERFORM {TRIGGER}_tick();
-    RETURN NULL;
-END $$""",
+        _counting("changed", _remove("", "old"), _add("", "new")),
         f"""
 CREATE FUNCTION {TRIGGER}_emptied() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
