@@ -5,9 +5,9 @@ GIN index on the stored `searchVector` (migration 0004); no statement computes `
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Connection, Select
+from sqlalchemy import Connection, Select, event
 
-from clientbook.query.compiler import build_list
+from clientbook.query.compiler import build_list, run_list
 from clientbook.query.fields import CUSTOMERS
 from clientbook.query.native import parse_list_query
 from tests.conftest import BACKENDS
@@ -119,3 +119,29 @@ def test_a_short_word_reads_its_matches_from_the_words_index(conn):
     one, two = plan_of(conn, first(None)), plan_of(conn, rest(None))
     assert INDEX in one and "'^t'::text" in one and GIN not in one, one
     assert INDEX in two and "Except" in two and "'t'::text" in two and GIN not in two, two
+
+
+@pytest.mark.parametrize(
+    ("query", "leads"),
+    [("q=siti", True), ("q=tan mei", False), ("q=siti&status=active", False), ("q=s", True)],
+)
+def test_a_one_word_total_comes_first_with_tier_0s_existence(database_url, query, leads):
+    assert (_plan(query).lead is not None) is leads
+    assert _plan(f"{query}&total=false").lead is None
+
+
+def test_an_empty_tier_0_costs_no_statement(database, with_rows):
+    """`siti` is nobody's whole name: the lead statement says so, and no statement looks for
+    one; `Siti Aminah` is, and its tier is read."""
+    statements: list[str] = []
+    with database.read() as conn:
+        event.listen(conn, "before_cursor_execute", lambda *args: statements.append(args[2]))
+        page = run_list(conn, CUSTOMERS, parse_list_query(CUSTOMERS, parse_params("q=siti")))
+        assert page.total == 25 and len(page.rows) == 25
+        # The lead, then tiers 1 and 2 (a page of 25 reads 26 rows: tier 1 holds 25).
+        assert len(statements) == 3
+        rows_by_name = [s for s in statements[1:] if "customers.name IN" in s]
+        assert rows_by_name == []  # the lead's EXISTS looked for a whole name; nothing else
+        statements.clear()
+        whole = parse_list_query(CUSTOMERS, parse_params("q=Siti Aminah"))
+        assert run_list(conn, CUSTOMERS, whole).rows[0]["name"] == "Siti Aminah"

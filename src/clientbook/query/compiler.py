@@ -37,6 +37,7 @@ The same holds for equality filters under a sort on another column: see `walking
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import (
@@ -49,6 +50,7 @@ from sqlalchemy import (
     String,
     any_,
     case,
+    exists,
     false,
     func,
     literal,
@@ -126,7 +128,8 @@ def build_list(
     builder = _Builder(resource, query, scope, dialect, reading, dense_search, dense_filter)
     plans = tuple(builder.segment(s) for s in segments(reading, position))
     count = builder.count() if query.with_total else None
-    return ListPlan(ordering, plans, count, reverse, builder.probe())
+    lead = builder.lead() if query.with_total else None
+    return ListPlan(ordering, plans, count, reverse, builder.probe(), lead)
 
 
 def _position(ordering: Ordering, cursor: Cursor | None) -> tuple[Any, ...] | None:
@@ -365,6 +368,15 @@ class _Builder:
         capped = fts_rowids(fts_all(self.tokens)).limit(DENSE_SEARCH).subquery()
         return select(func.count()).select_from(capped)
 
+    def lead(self) -> Select[Any] | None:
+        """PostgreSQL, one word in relevance order: its total (from the word counts) and
+        whether any name is the query exactly, in one statement. Tier 0 is nearly always
+        empty, and then costs no statement of its own."""
+        one_word = len(self.tokens) == 1 and not self.filters and self.terms is not None
+        if self.dialect != "postgresql" or not self.streams or not one_word:
+            return None
+        return select(prefix_count(self.tokens[0]), exists().where(*self._exact_name()))
+
     # The count.
 
     def count(self) -> Select[Any]:
@@ -430,6 +442,11 @@ def run_list(
         reach = query.offset + query.limit + 1
         if walked and walking.dense(conn, resource, walked, reach):
             plan = build_list(resource, query, dialect="sqlite", dense_filter=True)
+    total = None
+    if plan.lead is not None:
+        total, named = conn.execute(plan.lead).one()
+        if not named:
+            plan = replace(plan, segments=tuple(s for s in plan.segments if s.tier != 0))
     read = read_segments(conn, plan, query.offset, query.limit + 1)
     more = len(read) > query.limit
     read = read[: query.limit]
@@ -446,8 +463,7 @@ def run_list(
         else:
             next_cursor = _token(ordering, last, before=False) if more else None
             prev_cursor = _token(ordering, first, before=True) if after_start else None
-    total = None
-    if plan.count is not None:
+    if plan.count is not None and total is None:
         total = _counted_total(conn, resource, query, scope)
         if total is None:
             total = int(conn.execute(plan.count).scalar_one())

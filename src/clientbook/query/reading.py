@@ -51,6 +51,9 @@ class ListPlan:
     # SQLite, a search under an explicit sort: counts matches up to DENSE_SEARCH, to choose
     # between reading the sort's index (many matches) and sorting the matches (few).
     probe: Select[Any] | None = None
+    # PostgreSQL, a one-word search with its total: the total, and whether any name is the
+    # query exactly (tier 0), in one statement read first (see `compiler.run_list`).
+    lead: Select[Any] | None = None
 
 
 @dataclass
