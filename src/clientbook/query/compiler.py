@@ -127,8 +127,8 @@ def build_list(
     reading = ordering.reversed() if reverse else ordering
     builder = _Builder(resource, query, scope, dialect, reading, dense_search, dense_filter)
     plans = tuple(builder.segment(s) for s in segments(reading, position))
-    count = builder.count() if query.with_total else None
     lead = builder.lead() if query.with_total else None
+    count = builder.count() if query.with_total and lead is None else None
     return ListPlan(ordering, plans, count, reverse, builder.probe(), lead)
 
 

@@ -17,10 +17,11 @@ from clientbook.query.ordering import Ordering
 
 PG_SEARCH_WINDOW = 500  # rows of the first window, and of every window at least
 PG_WINDOW_MAX = 50_000
-# Below this share of matching rows the GIN index costs less than window scans. A window reads
-# its rows' pages in order (~10 rows a page: ~1-2 µs a row on 1M rows, table mostly outside
-# shared_buffers), the index path one page per remaining match (~10 µs), for every match at
-# once: on 1M rows and a page of 25 they break even near 0.2%.
+# Below this share of matching rows an index (the words table, or GIN) costs less than window
+# scans. A window reads its rows' pages in order (~10 rows a page: ~1-2 µs a row on 1M rows,
+# table mostly outside shared_buffers), the index path one page per remaining match (~10 µs),
+# for every match at once: on 1M rows and a page of 25 they break even near 0.2% (measured
+# with GIN, the dearer of the two).
 PG_DENSE_MATCHES = 0.002
 
 
@@ -45,7 +46,7 @@ class ListPlan:
 
     ordering: Ordering  # the requested order
     segments: tuple[SegmentPlan, ...]
-    count: Select[Any] | None
+    count: Select[Any] | None  # None without a total, or when `lead` reads it
     # A before cursor: the segments read the reversed order; the rows are turned back.
     reverse: bool = False
     # SQLite, a search under an explicit sort: counts matches up to DENSE_SEARCH, to choose
