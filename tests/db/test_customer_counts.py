@@ -6,10 +6,9 @@ downgrades."""
 
 from __future__ import annotations
 
-import os
 import random
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,6 @@ from clientbook.domain.enums import CUSTOMER_SOURCES, CUSTOMER_STATUSES, CUSTOME
 from clientbook.services import bulk_actions, demo, gdpr, stats
 from clientbook.services import customers as customer_service
 from clientbook.services.imports import ImportOptions, open_source, run_import
-from tests.conftest import BACKENDS, settings_for, unmigrated_postgres
 from tests.factories import TEST_PASSWORD, make_customer, make_staff
 
 DIMENSIONS = ("status", "customerType", "source", "assignedTo", "country")
@@ -299,16 +297,17 @@ def test_a_fresh_database_has_no_counter_rows(database: Database) -> None:
         assert conn.execute(text("SELECT count(*) FROM customer_counts")).scalar_one() == 0
 
 
-@pytest.fixture(params=BACKENDS)
-def unmigrated(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    """An empty database with no schema at all, on each backend."""
-    if request.param == "sqlite":
-        db = Database(settings_for(f"sqlite:///{tmp_path / 'old.sqlite3'}"))
-        yield db
-        db.dispose()
-        return
-    with unmigrated_postgres(f"clientbook_migration_{os.getpid()}") as db:
-        yield db
+def customers_at(
+    db: Database, revision: str, *, count: int, reps: int, seed: int
+) -> tuple[random.Random, list[str]]:
+    """Migrate `db` to `revision` and give it `count` customers with random counted fields,
+    assigned among `reps` new staff; the generator and the staff, for more of them."""
+    migrate.upgrade(db, revision)
+    rng = random.Random(seed)
+    staff = [make_staff(db)["id"] for _ in range(reps)]
+    for _ in range(count):
+        make_customer(db, **random_fields(rng, staff))
+    return rng, staff
 
 
 def _downgrade(db: Database, revision: str) -> None:
@@ -336,11 +335,7 @@ def test_upgrade_backfills_existing_customers_and_downgrade_removes_the_counters
     unmigrated: Database,
 ) -> None:
     db = unmigrated
-    migrate.upgrade(db, "0001")
-    rng = random.Random(3)
-    reps = [make_staff(db)["id"] for _ in range(2)]
-    for _ in range(25):
-        make_customer(db, **random_fields(rng, reps))
+    rng, reps = customers_at(db, "0001", count=25, reps=2, seed=3)
     assert _count_objects(db) == (False, 0)
 
     migrate.upgrade(db)

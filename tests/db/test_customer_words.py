@@ -6,9 +6,7 @@ them and its downgrade removes them."""
 
 from __future__ import annotations
 
-import os
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,19 +17,12 @@ from clientbook.db.engine import Database
 from clientbook.db.tables import customers
 from clientbook.query.search import prefix_count, ts_match, tsquery_starts
 from clientbook.services import demo
-from tests.conftest import BACKENDS, unmigrated_postgres
+from tests.conftest import BACKENDS
 from tests.db.test_customer_counts import Writes, _downgrade, random_writes
 from tests.factories import make_customer
 
 pytestmark = pytest.mark.parametrize("database_url", [BACKENDS[1]], indirect=True)
 _c = customers.c
-
-
-@pytest.fixture
-def unmigrated(database_url: str) -> Iterator[Database]:
-    """A PostgreSQL schema of its own with nothing in it."""
-    with unmigrated_postgres(f"clientbook_customer_words_{os.getpid()}") as db:
-        yield db
 
 
 def expected_words(conn: Connection) -> set[tuple[str, int]]:
@@ -173,9 +164,9 @@ def _words_table_exists(db: Database) -> bool:
 
 
 def test_upgrade_backfills_the_words_and_downgrade_removes_them(
-    unmigrated: Database,
+    unmigrated_postgresql: Database,
 ) -> None:
-    db = unmigrated
+    db = unmigrated_postgresql
     migrate.upgrade(db, "0005")
     for name in ("Siti Aminah", "Aminah Yusof", "Lim Wei"):
         make_customer(db, name=name)

@@ -14,15 +14,15 @@ from clientbook.db import migrate
 from clientbook.db.engine import Database
 from clientbook.db.tables import customers
 from clientbook.services import stats
-from tests.db.test_customer_counts import (  # noqa: F401 (`unmigrated` is a fixture)
+from tests.db.test_customer_counts import (
     Writes,
     _downgrade,
     assert_counters_match,
+    customers_at,
     random_fields,
     random_writes,
-    unmigrated,
 )
-from tests.factories import make_customer, make_staff
+from tests.factories import make_customer
 
 PAIRS = "assignedToStatus"
 _c = customers.c
@@ -72,14 +72,10 @@ def _pair_objects(db: Database) -> int:
 
 
 def test_upgrade_backfills_the_pairs_and_downgrade_removes_them(
-    unmigrated: Database,  # noqa: F811 (the fixture imported above)
+    unmigrated: Database,
 ) -> None:
     db = unmigrated
-    migrate.upgrade(db, "0004")
-    rng = random.Random(5)
-    reps = [make_staff(db)["id"] for _ in range(3)]
-    for _ in range(30):
-        make_customer(db, **random_fields(rng, reps))
+    rng, reps = customers_at(db, "0004", count=30, reps=3, seed=5)
     assert _pair_objects(db) == 0
 
     migrate.upgrade(db)

@@ -4,9 +4,6 @@ for existing customers and downgrades to the expression index."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-
 import pytest
 from alembic import command
 from sqlalchemy import text, update
@@ -14,17 +11,10 @@ from sqlalchemy import text, update
 from clientbook.db import migrate
 from clientbook.db.engine import Database
 from clientbook.db.tables import customers
-from tests.conftest import BACKENDS, unmigrated_postgres
+from tests.conftest import BACKENDS
 from tests.factories import make_customer
 
 pytestmark = pytest.mark.parametrize("database_url", [BACKENDS[1]], indirect=True)
-
-
-@pytest.fixture
-def unmigrated(database_url: str) -> Iterator[Database]:
-    """A PostgreSQL schema of its own with nothing in it."""
-    with unmigrated_postgres(f"clientbook_search_vector_{os.getpid()}") as db:
-        yield db
 
 
 def _vector(db: Database, customer_id: str) -> str:
@@ -58,9 +48,9 @@ def test_the_vector_holds_the_words_and_a_marker_of_the_first_word(database: Dat
 
 
 def test_upgrade_fills_the_vector_and_downgrade_restores_the_expression_index(
-    unmigrated: Database,
+    unmigrated_postgresql: Database,
 ) -> None:
-    db = unmigrated
+    db = unmigrated_postgresql
     migrate.upgrade(db, "0003")
     before = make_customer(db, name="Siti Aminah")
     migrate.upgrade(db, "0004")
