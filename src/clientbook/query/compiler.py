@@ -372,20 +372,26 @@ class _Builder:
         """PostgreSQL, one word in relevance order: its total (from the word counts) and
         whether any name is the query exactly, in one statement. Tier 0 is nearly always
         empty, and then costs no statement of its own."""
-        one_word = len(self.tokens) == 1 and not self.filters and self.terms is not None
-        if self.dialect != "postgresql" or not self.streams or not one_word:
+        word = self._counted_word()
+        if self.dialect != "postgresql" or not self.streams or word is None or self.terms is None:
             return None
-        return select(prefix_count(self.tokens[0]), exists().where(*self._exact_name()))
+        return select(prefix_count(word), exists().where(*self._exact_name()))
 
     # The count.
+
+    def _counted_word(self) -> str | None:
+        """PostgreSQL: the word of a search of one word and no other filter, whose total is
+        read from the word counts (`search.prefix_count`)."""
+        return self.tokens[0] if len(self.tokens) == 1 and not self.filters else None
 
     def count(self) -> Select[Any]:
         counted = select(func.count())
         if not self.searching:
             return counted.select_from(self.table).where(*self.filters)
         if self.dialect == "postgresql":
-            if not self.filters and len(self.tokens) == 1:
-                return select(prefix_count(self.tokens[0]))
+            word = self._counted_word()
+            if word is not None:
+                return select(prefix_count(word))
             # Several words: the GIN index intersects them, then each match's row is counted.
             return counted.select_from(self.table).where(
                 ts_match(self.table, self.tokens), *self.filters
