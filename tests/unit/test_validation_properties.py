@@ -3,9 +3,11 @@ field, nothing but ValidationFailed ever escapes, and the fast paths agree with 
 
 from __future__ import annotations
 
+import math
 import re
 import zoneinfo
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import phonenumbers
@@ -14,7 +16,7 @@ from email_validator import EmailNotValidError, validate_email
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clientbook.domain import phones
+from clientbook.domain import customers, fields, phones
 from clientbook.domain.customers import (
     CUSTOMER_ATTRIBUTES,
     ISO_4217_CODES,
@@ -29,7 +31,7 @@ from clientbook.domain.enums import (
     ORGANISATION_TYPES,
 )
 from clientbook.domain.errors import ValidationFailed
-from clientbook.domain.fields import INT32_MAX, dump_json
+from clientbook.domain.fields import INT32_MAX, FieldError, dump_json
 from clientbook.domain.interactions import validate_interaction
 from clientbook.domain.notes import validate_note
 from clientbook.domain.tags import tag_key
@@ -431,3 +433,85 @@ def test_email_fast_path_agrees_with_email_validator(address: str) -> None:
 @given(st.text(st.characters(max_codepoint=127), max_size=40))
 def test_ascii_word_splitting_agrees_with_text_words(text: str) -> None:
     assert words(text) == unicode_words(text)
+
+
+def _outcome(check: Any, value: Any) -> tuple[str, Any]:
+    try:
+        return "ok", check(value)
+    except FieldError as exc:
+        return "error", exc.message
+
+
+_FIELD_VALUES = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from([*CUSTOMER_STATUSES, *CUSTOMER_TYPES, *CUSTOMER_SOURCES, "en", "ms"]).map(
+        lambda value: f" {value}\t"
+    ),
+    st.text("ab \t\r\n\x00\x85", max_size=8),
+    st.floats(),
+    st.integers(-(2**70), 2**70),
+    st.booleans(),
+)
+
+
+_EDGE_VALUES = [math.inf, -math.inf, math.nan, -0.0, 0.0, -1.0, 1e308, 2**1100, " active ", "ms",
+                "\x85", "a\r\nb", "a\rb", "", " \t", "x" * 501, True, 3, "\ud800"]  # fmt: skip
+
+
+def _assert_fast_path_agrees(name: str, value: Any) -> None:
+    spec = CUSTOMER_ATTRIBUTES[name]
+    general = {
+        "string": partial(fields.clean_text, size=spec.size, multiline=spec.multiline),
+        "enum": partial(fields.clean_choice, values=spec.values, size=spec.size),
+        "float": partial(fields.clean_number, minimum=spec.minimum),
+    }.get(spec.kind)
+    if general is not None and spec.rule is None:
+        assert repr(_outcome(spec.check, value)) == repr(_outcome(general, value))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(sorted(CUSTOMER_ATTRIBUTES)), _FIELD_VALUES)
+def test_field_fast_paths_agree_with_the_general_checks(name: str, value: Any) -> None:
+    _assert_fast_path_agrees(name, value)
+
+
+@pytest.mark.parametrize("value", _EDGE_VALUES, ids=repr)
+def test_field_fast_paths_agree_on_edge_values(value: Any) -> None:
+    for name in CUSTOMER_ATTRIBUTES:
+        _assert_fast_path_agrees(name, value)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.text(st.sampled_from("aZ09.-/_~:@?#[]% \t\né"), max_size=14),
+    st.sampled_from(["", "http://", "https://", "HTTP://"]),
+)
+def test_plain_website_fast_path_only_accepts_what_the_full_check_accepts(
+    rest: str, scheme: str
+) -> None:
+    url = scheme + rest
+    if customers._PLAIN_URL.match(url):
+        assert customers._is_http_url(url)
+
+
+def test_phone_tables_agree_with_phonenumbers_for_every_country_code() -> None:
+    """Each country code's example numbers, cut short and lengthened, read the same by the
+    precompiled tables as by phonenumbers itself."""
+    kinds = [getattr(phonenumbers.PhoneNumberType, kind.upper()) for kind in phones._NUMBER_TYPES]
+    for code, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items():
+        examples = [
+            phonenumbers.example_number_for_non_geo_entity(code)
+            if region == "001"
+            else phonenumbers.example_number_for_type(region, kind)
+            for region in regions
+            for kind in kinds
+        ]
+        for example in filter(None, examples):
+            nsn = phonenumbers.national_significant_number(example)
+            for digits in {nsn[:cut] for cut in range(2, len(nsn) + 1)} | {nsn + "0", nsn + "9"}:
+                number = phonenumbers.PhoneNumber(country_code=code, national_number=int(digits))
+                assert phones.is_valid_phone(number) == phonenumbers.is_valid_number(number)
+                national = phonenumbers.format_number(
+                    number, phonenumbers.PhoneNumberFormat.NATIONAL
+                )
+                assert phones.national_digits(number) == re.sub(r"\D", "", national)

@@ -50,22 +50,31 @@ _URL_HOST = re.compile(r"(?=.*\w)[\w.-]+\Z|[0-9A-Fa-f:.]+\Z")
 _WHITESPACE = re.compile(r"\s")
 
 
+# The usual website, https://www.example.com/a/path: an ASCII host name with no port, user or
+# query. Every such URL passes `_is_http_url` (urlsplit reads that host as the hostname), so it
+# is accepted without parsing; anything else takes the full check.
+_PLAIN_URL = re.compile(
+    r"https?://(?=[A-Za-z0-9.-]*[A-Za-z0-9])[A-Za-z0-9.-]+(?:/[A-Za-z0-9._~/-]*)?\Z"
+)
+
+
 def check_website(url: str) -> str:
     """An absolute http(s) URL with a host; never rewritten (no scheme is guessed)."""
+    if not _PLAIN_URL.match(url) and not _is_http_url(url):
+        raise FieldError("must be an http:// or https:// URL with a host name")
+    return url
+
+
+def _is_http_url(url: str) -> bool:
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a malformed port
     except ValueError:
-        parts = None
-    if (
-        parts is None
-        or parts.scheme.lower() not in ("http", "https")
-        or not parts.hostname
-        or not _URL_HOST.match(parts.hostname)
-        or _WHITESPACE.search(url)
-    ):
-        raise FieldError("must be an http:// or https:// URL with a host name")
-    return url
+        return False
+    if parts.scheme.lower() not in ("http", "https"):
+        return False
+    hostname = parts.hostname
+    return bool(hostname and _URL_HOST.match(hostname)) and not _WHITESPACE.search(url)
 
 
 @cache

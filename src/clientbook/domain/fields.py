@@ -12,6 +12,7 @@ import dataclasses
 import json
 import math
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -171,17 +172,23 @@ def check_json_value(value: Any, depth: int = 0) -> None:
     """Only JSON types, string keys, finite numbers, no control characters but tab/newline."""
     if depth > JSON_MAX_DEPTH:
         raise FieldError("is nested too deeply")
+    # Printable strings (nearly all of them) are passed over here rather than in a call per
+    # string; one as deep as the limit still takes the call, which finds it nested too deeply.
+    plain_leaf = depth < JSON_MAX_DEPTH
     if isinstance(value, str):
         check_control_characters(value, multiline=True)
     elif isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise FieldError("must have string keys only")
-            check_control_characters(key, multiline=True)
-            check_json_value(item, depth + 1)
+            if not key.isprintable():
+                check_control_characters(key, multiline=True)
+            if not (plain_leaf and type(item) is str and item.isprintable()):
+                check_json_value(item, depth + 1)
     elif isinstance(value, list):
         for item in value:
-            check_json_value(item, depth + 1)
+            if not (plain_leaf and type(item) is str and item.isprintable()):
+                check_json_value(item, depth + 1)
     elif isinstance(value, float):
         if not math.isfinite(value):
             raise FieldError("must not contain NaN or Infinity")
@@ -268,15 +275,15 @@ class Field:
 def _kind_check(field: Field) -> Callable[[Any], Any]:
     match field.kind:
         case "string":
-            return partial(clean_text, size=field.size, multiline=field.multiline)
+            return _string_check(field.size, field.multiline)
         case "enum":
-            return partial(clean_choice, values=field.values, size=field.size)
+            return _choice_check(field.values, field.size)
         case "relation":
             return clean_id
         case "datetime":
             return clean_datetime
         case "float":
-            return partial(clean_number, minimum=field.minimum)
+            return _number_check(field.minimum)
         case "int":
             return partial(clean_integer, minimum=field.minimum, maximum=field.maximum)
         case "bool":
@@ -284,6 +291,60 @@ def _kind_check(field: Field) -> Callable[[Any], Any]:
         case "json":
             return partial(clean_json_object, size=field.size, shape=field.rule)
     raise ValueError(f"unknown field kind {field.kind!r}")
+
+
+# The checks below answer the common valid value inline and hand anything else to the general
+# function, so every error (and every unusual value) still takes the one path that defines it.
+
+
+def _string_check(size: int | None, multiline: bool) -> Callable[[Any], Any]:
+    """`clean_text`: printable text has no control character and no CR to fold, so trimmed,
+    non-empty and within `size` it is the answer as it stands."""
+    limit = sys.maxsize if size is None else size
+
+    def check(value: Any) -> Any:
+        if type(value) is str:
+            text = value.strip()
+            if text and len(text) <= limit and text.isprintable():
+                return text
+        return clean_text(value, size=size, multiline=multiline)
+
+    return check
+
+
+def _choice_check(values: tuple[str, ...], size: int | None) -> Callable[[Any], Any]:
+    """`clean_choice`: a trimmed value that is one of the choices (each of which `clean_text`
+    itself would pass unchanged) is the answer."""
+    plain = frozenset(
+        value
+        for value in values
+        if value
+        and value == value.strip()
+        and value.isprintable()
+        and (size is None or len(value) <= size)
+    )
+
+    def check(value: Any) -> Any:
+        if type(value) is str:
+            text = value.strip()
+            if text in plain:
+                return text
+        return clean_choice(value, values=values, size=size)
+
+    return check
+
+
+def _number_check(minimum: int | None) -> Callable[[Any], Any]:
+    """`clean_number`: a finite float at or above `minimum` is the answer (float() of a float
+    is the float itself)."""
+    floor = -math.inf if minimum is None else minimum
+
+    def check(value: Any) -> Any:
+        if type(value) is float and math.isfinite(value) and value >= floor:
+            return value
+        return clean_number(value, minimum=minimum)
+
+    return check
 
 
 def clean_record(fields: Mapping[str, Field], data: Any) -> tuple[dict[str, Any], dict[str, str]]:
@@ -295,23 +356,29 @@ def clean_record(fields: Mapping[str, Field], data: Any) -> tuple[dict[str, Any]
         raise ValidationFailed({"body": "must be a JSON object"})
     cleaned: dict[str, Any] = {}
     errors: dict[str, str] = {}
+    lookup = fields.get
     for key, value in data.items():
-        field = fields.get(key) if isinstance(key, str) else None
+        field = lookup(key) if type(key) is str or isinstance(key, str) else None
         if field is None:
             errors[str(key)] = "unknown field"
-            continue
-        try:
-            result = None if value is None else field.check(value)
-        except FieldError as exc:
-            errors[key] = exc.message
-            continue
-        except ValidationFailed as exc:
-            errors.update(exc.fields)
-            continue
-        if result is None and field.required:
-            errors[key] = "is required"
+        elif value is None:
+            if field.required:
+                errors[key] = "is required"
+            else:
+                cleaned[key] = None
         else:
-            cleaned[key] = result
+            try:
+                result = field.check(value)
+            except FieldError as exc:
+                errors[key] = exc.message
+                continue
+            except ValidationFailed as exc:
+                errors.update(exc.fields)
+                continue
+            if result is None and field.required:
+                errors[key] = "is required"
+            else:
+                cleaned[key] = result
     return cleaned, errors
 
 
@@ -326,7 +393,8 @@ def apply_defaults(
         if name in data:
             continue
         if field.has_default:
-            cleaned[name] = field.make_default()
+            factory = field.default_factory  # make_default(), without the method call
+            cleaned[name] = field.default if factory is None else factory()
         elif field.required:
             errors[name] = "is required"
         else:

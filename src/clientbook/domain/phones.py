@@ -7,13 +7,14 @@ SPEC §4: an invalid number is accepted as typed and flagged, never rewritten.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Final
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat
 from phonenumbers import phonenumberutil as _pnu
-from phonenumbers.phonemetadata import PhoneMetadata
+from phonenumbers.phonemetadata import PhoneMetadata, PhoneNumberDesc
 
 from clientbook.domain.text import words
 
@@ -108,8 +109,6 @@ _PNU_HELPERS = (
     "_maybe_strip_national_prefix_carrier_code",
     "_test_number_length",
     "_set_italian_leading_zeros_for_phone_number",
-    "_choose_formatting_pattern_for_number",
-    "_is_number_matching_desc",
 )
 _FAST_PHONE = all(hasattr(_pnu, name) for name in _PNU_HELPERS)
 # Keep phonenumbers' compiled metadata patterns instead of re-finding them in re's small cache.
@@ -143,13 +142,19 @@ def _parse_international(digits: str) -> PhoneNumber | None:
     return None if metadata is None else _finish_number(code, national, metadata)
 
 
+@lru_cache(maxsize=256)
+def _pattern(regex: str) -> re.Pattern[str]:
+    """re.compile, kept: re.match would find it again in re's own cache on every number."""
+    return re.compile(regex)
+
+
 def _parse_national(digits: str, region: str) -> PhoneNumber | None:
     """phonenumbers.parse(digits, region) for a number without +, or None to let it decide."""
     metadata = PhoneMetadata.metadata_for_region(region)
     code = None if metadata is None else metadata.country_code
     if metadata is None or code is None or digits.startswith(str(code)):
         return None  # parse() then tries reading the region's own country code
-    if metadata.international_prefix and re.match(metadata.international_prefix, digits):
+    if metadata.international_prefix and _pattern(metadata.international_prefix).match(digits):
         return None  # an international dialling prefix (00 from Malaysia): a country code follows
     return _finish_number(code, digits, metadata)
 
@@ -185,6 +190,59 @@ _NUMBER_TYPES: Final = (
     "voicemail",
 )
 
+# A PhoneNumberDesc as phonenumbers' _is_number_matching_desc reads it: its possible lengths
+# (empty: any) and its compiled pattern (None: matches nothing); None for an absent desc.
+_Desc = tuple[tuple[int, ...], re.Pattern[str] | None] | None
+
+
+def _desc(desc: PhoneNumberDesc | None) -> _Desc:
+    if desc is None:
+        return None
+    pattern = desc.national_number_pattern
+    return tuple(desc.possible_length), re.compile(pattern) if pattern else None
+
+
+def _matches(nsn: str, desc: _Desc) -> bool:
+    """_is_number_matching_desc(nsn, desc): not an absent desc, a possible length, and the
+    pattern matching the whole number (its match-then-fullmatch is the fullmatch alone)."""
+    if desc is None:
+        return False
+    lengths, pattern = desc
+    if lengths and len(nsn) not in lengths:
+        return False
+    return pattern is not None and pattern.fullmatch(nsn) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class _Tables:
+    """One country code's metadata, read once: phonenumbers looks each pattern up by its text
+    (and its helpers run several calls deep) on every number."""
+
+    general: _Desc
+    types: tuple[_Desc, ...]  # in _NUMBER_TYPES order
+    # Per national format, in order: its leading-digits pattern (None: any), its pattern, and the
+    # digits it puts before the number (None: more than that, so format_number must say).
+    formats: tuple[tuple[re.Pattern[str] | None, re.Pattern[str], str | None], ...]
+
+
+@cache
+def _tables(code: int, region: str) -> _Tables | None:
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+    if metadata is None:
+        return None
+    formats = tuple(
+        (
+            re.compile(fmt.leading_digits_pattern[-1]) if fmt.leading_digits_pattern else None,
+            re.compile(fmt.pattern or ""),  # every format has both (the metadata schema says)
+            _national_prefix_digits(
+                fmt.pattern or "", fmt.format or "", fmt.national_prefix_formatting_rule
+            ),
+        )
+        for fmt in metadata.number_format
+    )
+    types = tuple(_desc(getattr(metadata, kind)) for kind in _NUMBER_TYPES)
+    return _Tables(_desc(metadata.general_desc), types, formats)
+
 
 def is_valid_phone(number: PhoneNumber) -> bool:
     """phonenumbers.is_valid_number: the general pattern and any type's pattern match.
@@ -196,22 +254,21 @@ def is_valid_phone(number: PhoneNumber) -> bool:
     regions = () if code is None else phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code, ())
     if code is None or not _FAST_PHONE or len(regions) != 1:
         return phonenumbers.is_valid_number(number)
-    metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, regions[0])
-    if metadata is None:
+    tables = _tables(code, regions[0])
+    if tables is None:
         return False
     nsn = phonenumbers.national_significant_number(number)
-    if not _pnu._is_number_matching_desc(nsn, metadata.general_desc):
+    if not _matches(nsn, tables.general):
         return False
-    return any(
-        _pnu._is_number_matching_desc(nsn, getattr(metadata, kind)) for kind in _NUMBER_TYPES
-    )
+    return any(_matches(nsn, desc) for desc in tables.types)
 
 
 _GROUP_REFERENCE = re.compile(r"\\(\d)")
 
 
-@lru_cache(maxsize=1024)
-def _national_prefix_digits(pattern: str, number_format: str, prefix_rule: str) -> str | None:
+def _national_prefix_digits(
+    pattern: str, number_format: str, prefix_rule: str | None
+) -> str | None:
     """The digits a national format puts before the national significant number ("0" for the
     rule "0\\1"), or None when the format does more than that (Argentina inserts "15")."""
     references = [int(group) for group in _GROUP_REFERENCE.findall(number_format)]
@@ -219,26 +276,26 @@ def _national_prefix_digits(pattern: str, number_format: str, prefix_rule: str) 
         return None
     if _NON_DIGITS.sub("", _GROUP_REFERENCE.sub("", number_format)):
         return None
-    return _NON_DIGITS.sub("", _GROUP_REFERENCE.sub("", prefix_rule))
+    return _NON_DIGITS.sub("", _GROUP_REFERENCE.sub("", prefix_rule or ""))
 
 
 def national_digits(number: PhoneNumber) -> str:
     """The digits of the number in national format ("0123456789" for +60 12-345 6789)."""
     nsn = phonenumbers.national_significant_number(number)
     code = number.country_code
-    metadata = None
-    if code is not None:
-        region = phonenumbers.region_code_for_country_code(code)
-        metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, region)
-    if _FAST_PHONE and metadata is not None:
-        chosen = _pnu._choose_formatting_pattern_for_number(metadata.number_format, nsn)
-        if chosen is None:
-            return nsn
-        prefix = _national_prefix_digits(
-            chosen.pattern, chosen.format, chosen.national_prefix_formatting_rule or ""
-        )
-        if prefix is not None:
-            return prefix + nsn
+    tables = None
+    if code is not None and _FAST_PHONE:
+        tables = _tables(code, phonenumbers.region_code_for_country_code(code))
+    if tables is not None:
+        # _choose_formatting_pattern_for_number: the first format whose last leading-digits
+        # pattern matches the start and whose pattern matches the whole number.
+        for leading, pattern, prefix in tables.formats:
+            if (leading is None or leading.match(nsn)) and pattern.fullmatch(nsn):
+                if prefix is None:
+                    break
+                return prefix + nsn
+        else:
+            return nsn  # no format applies: the number is written as its digits
     return _NON_DIGITS.sub("", phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL))
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
-_ASCII_NON_WORD = re.compile(r"[^a-z0-9]+")
+# A word is a maximal run of letters and digits; findall yields exactly the non-empty pieces a
+# split on the non-word characters would.
+_WORD = re.compile(r"[^\W_]+")
+_ASCII_WORD = re.compile(r"[a-z0-9]+")
 
 
 def fold(text: str) -> str:
@@ -20,10 +22,10 @@ def words(text: str) -> list[str]:
     """The folded words of `text` (letters and digits; everything else separates)."""
     if text.isascii():
         # Same words, several times faster: ASCII has nothing to decompose or fold but case.
-        return [w for w in _ASCII_NON_WORD.split(text.lower()) if w]
+        return _ASCII_WORD.findall(text.lower())
     return unicode_words(text)
 
 
 def unicode_words(text: str) -> list[str]:
     """`words` for any text: fold, then split on everything that is not a letter or digit."""
-    return [w for w in _NON_WORD.split(fold(text).replace("_", " ")) if w]
+    return _WORD.findall(fold(text))

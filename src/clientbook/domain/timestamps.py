@@ -11,8 +11,10 @@ def utcnow() -> datetime:
 
 def to_millis(value: datetime) -> datetime:
     """Aware UTC datetime truncated to milliseconds (naive input is taken as UTC)."""
-    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return value.replace(microsecond=value.microsecond - value.microsecond % 1000)
+    if value.tzinfo is not UTC:  # astimezone(UTC) of a UTC datetime is the datetime itself
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    micro = value.microsecond
+    return value if micro % 1000 == 0 else value.replace(microsecond=micro - micro % 1000)
 
 
 def parse_datetime(text: str) -> datetime:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from itertools import accumulate
 from random import Random
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from clientbook.services import demo_vocabulary as vocab
 from clientbook.services.demo_vocabulary import Place
@@ -25,10 +25,13 @@ T = TypeVar("T")
 Body = dict[str, Any]
 
 HISTORY = timedelta(days=730)  # creation dates spread over the two years before `as_of`
+_HISTORY_MILLIS = int(HISTORY.total_seconds() * 1000)
 
 
 class Weighted(Generic[T]):
     """A weighted choice drawn with one `random()` call (rng.choices is several times slower)."""
+
+    __slots__ = ("cumulative", "total", "values")
 
     def __init__(self, pairs: Sequence[tuple[T, int]]) -> None:
         self.values = [value for value, _ in pairs]
@@ -70,8 +73,7 @@ REVENUE_SHARE = {"active": 0.6, "inactive": 0.4, "archived": 0.3, "prospect": 0.
 ACTIVITY_SHARE = 0.10  # customers with logged interactions and notes
 
 
-@dataclass(frozen=True)
-class Person:
+class Person(NamedTuple):  # a tuple: built ~10 times faster than a frozen dataclass
     name: str
     given: str  # for the email address
     family: str  # "" when the name is a given name alone
@@ -273,8 +275,7 @@ def company_domain(company: str) -> str:
 
 def created_at(index: int, total: int, as_of: datetime, rng: Random) -> datetime:
     """Creation times rise with `index` over HISTORY, so `seq` order is creation order."""
-    span = int(HISTORY.total_seconds() * 1000)
-    slot = span / max(total, 1)
+    slot = _HISTORY_MILLIS / max(total, 1)
     millis = int(slot * index + slot * 0.9 * rng.random())
     return as_of - HISTORY + timedelta(milliseconds=millis)
 
