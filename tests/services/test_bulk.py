@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import random
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 
 from clientbook.access import SYSTEM
@@ -24,10 +27,12 @@ from clientbook.domain.interactions import validate_interaction
 from clientbook.domain.notes import validate_note
 from clientbook.domain.timestamps import utcnow
 from clientbook.domain.users import validate_user
-from clientbook.services import bulk
+from clientbook.services import bulk, stats
 from clientbook.services import customers as customer_service
 from clientbook.services import users as user_service
-from tests.factories import make_staff, make_user
+from tests.db.test_customer_counts import assert_counters_match, random_fields
+from tests.db.test_pair_counts import assert_pairs_match
+from tests.factories import make_customer, make_staff, make_user
 
 BODY: dict[str, Any] = {
     "name": "Tan Mei Ling",
@@ -191,6 +196,7 @@ def test_a_rolled_back_bulk_write_leaves_the_trigger_in_place(
         raise RuntimeError("stop")
     assert _trigger_sql(sqlite_database) == before
     assert _search(sqlite_database, "rolled") == 0
+    assert_counters_match(sqlite_database)
     _bulk_customer(sqlite_database, {"name": "After Rollback"})  # the trigger still indexes
     assert _search(sqlite_database, "rollback") == 1
 
@@ -228,3 +234,100 @@ def test_a_caught_error_inside_the_writer_still_restores_index_and_trigger(
             pass  # the caller decides to keep what was written and commit
     assert _trigger_sql(sqlite_database) == before
     assert _search(sqlite_database, "written") == 1
+    assert_counters_match(sqlite_database)  # the rows before the failed one are counted
+    assert_pairs_match(sqlite_database)
+
+
+# --- the counters' triggers, replayed per batch ------------------------------------------------
+
+
+def test_replayed_triggers_are_exactly_the_migrations_own(sqlite_database: Database) -> None:
+    """Otherwise the bulk writer leaves them to run per row: correct, but the fast path is lost
+    without a sound. A migration that changes one must change its replay here too."""
+    with sqlite_database.read() as conn:
+        query = "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"
+        stored = {name: sql for name, sql in conn.exec_driver_sql(query)}
+    assert {t.name: stored.get(t.name) for t in bulk.REPLAYED_TRIGGERS} == {
+        t.name: t.sql for t in bulk.REPLAYED_TRIGGERS
+    }
+
+
+# Multiples of 1/4: their sums are exact in any order, so the totals can be compared exactly.
+EXACT_REVENUES = (0.0, 12.5, 99.25, 1024.75)
+
+
+def _random_customers(rng: random.Random, reps: list[str], count: int) -> bulk.BulkRows:
+    """`count` customers spread over every counted value, nulls and archived ones included."""
+    rows = bulk.BulkRows()
+    now = utcnow()
+    for _ in range(count):
+        user_id = new_id()
+        email = f"counted{next(_emails)}@example.com"
+        account = validate_user({"email": email, "status": "invited"})
+        rows.users.append(bulk.build_user_row(account, user_id=user_id, created_at=now))
+        fields = random_fields(rng, reps) | {"totalRevenue": rng.choice(EXACT_REVENUES)}
+        values = validate_customer({**fields, "name": "Counted", "userId": user_id})
+        created = now - timedelta(days=rng.randint(0, 3), hours=rng.randint(0, 23))
+        rows.customers.append(
+            bulk.build_customer_row(values, record_id=new_id(), created_at=created,
+                                    created_by=None)
+        )  # fmt: skip
+    return rows
+
+
+class RolledBack(Exception):
+    pass
+
+
+def _counts(conn: Connection) -> stats.Counts:
+    counts = stats.read_counts(conn)
+    by_value = {d: {v: n for v, n in values.items() if n} for d, values in counts.by_value.items()}
+    return stats.Counts(counts.total, counts.revenue, counts.earning, by_value)
+
+
+def _customer_triggers(conn: Connection) -> set[str]:
+    if conn.dialect.name != "sqlite":
+        return set()
+    query = "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'customers'"
+    return set(conn.exec_driver_sql(query).scalars())
+
+
+def test_replayed_counters_equal_the_per_row_triggers(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(11)
+    reps = [make_staff(database)["id"] for _ in range(3)]
+    for _ in range(6):  # keys already counted: the replay must add to them
+        make_customer(database, **random_fields(rng, reps))
+    batches = [_random_customers(rng, reps, n) for n in (40, 1, 75)]
+
+    def write(min_rows: int, *, commit: bool) -> tuple[stats.Counts, set[str]]:
+        monkeypatch.setattr(bulk, "FTS_REPLAY_MIN_ROWS", min_rows)
+        found: list[tuple[stats.Counts, set[str]]] = []
+        with contextlib.suppress(RolledBack), database.transaction() as conn:
+            with bulk.BulkWriter(conn, expected_customers=116) as writer:
+                inside = _customer_triggers(conn)
+                for rows in batches:
+                    writer.write(bulk.prepare_batch(rows, database.dialect))
+            found.append((_counts(conn), inside))
+            if not commit:
+                raise RolledBack
+        return found[0]
+
+    before = _customer_triggers_of(database)
+    per_row, kept = write(10**9, commit=False)
+    replayed, inside = write(1, commit=True)
+    assert kept == before
+    if database.is_sqlite:
+        set_aside = {t.name for t in bulk.REPLAYED_TRIGGERS}
+        assert before - inside == set_aside  # the counters really were replayed, not triggered
+    assert replayed == per_row
+    assert replayed.total == 6 + 116
+    assert _customer_triggers_of(database) == before
+    assert_counters_match(database)  # and both equal a GROUP BY of the rows themselves
+    assert_pairs_match(database)
+
+
+def _customer_triggers_of(db: Database) -> set[str]:
+    with db.read() as conn:
+        return _customer_triggers(conn)

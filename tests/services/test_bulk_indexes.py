@@ -8,10 +8,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Connection, func, select
+from sqlalchemy.exc import IntegrityError
 
 from clientbook.access import SYSTEM
 from clientbook.db.engine import Database
 from clientbook.db.tables import audit_logs, customer_tags, customers, users
+from clientbook.domain.ids import new_id
+from clientbook.domain.timestamps import utcnow
+from clientbook.domain.users import validate_user
 from clientbook.services import bulk, demo
 from clientbook.services.imports import ImportOptions, engine, open_source, run_import
 from tests.factories import make_customer
@@ -72,6 +76,39 @@ def test_plain_indexes_are_dropped_inside_and_rebuilt_exactly(database: Database
         assert "ux_customers_email_lower" in inside
         assert "ux_users_email_lower" in inside
     assert schema(database) == before
+
+
+def test_unique_indexes_wait_for_the_end_only_when_asked(database: Database) -> None:
+    """`unique=True` (the all-or-nothing demo): a duplicate fails the rebuild at the end, and
+    with it the whole transaction; constraints (the primary key, `id`) stay throughout."""
+    before = schema(database)
+    unique = {name for name in before[0] if name.startswith("ux_users_")}
+    assert unique
+    now = utcnow()
+    rows = [
+        bulk.build_user_row(validate_user({"email": email, "status": "invited"}),
+                            user_id=new_id(), created_at=now)
+        for email in ("same@example.com", "SAME@example.com")
+    ]  # fmt: skip
+    with (
+        pytest.raises(IntegrityError),
+        database.transaction() as conn,
+        bulk.DeferredIndexes(conn, {"users": 10}, min_rows=1, unique=True) as deferred,
+    ):
+        inside = index_definitions(conn)
+        assert unique.isdisjoint(inside)
+        assert unique <= {name for _, name, _ in deferred.dropped}
+        assert any(table == "users" for table, _ in inside.values())  # the constraints
+        bulk.insert_rows(conn, "users", rows)  # the duplicate goes in unnoticed...
+    assert schema(database) == before  # ...until the rebuild, which rolls everything back
+    assert count(database, users) == 0
+    with (
+        database.transaction() as conn,
+        bulk.DeferredIndexes(conn, {"users": 10}, min_rows=1, unique=True),
+    ):
+        bulk.insert_rows(conn, "users", rows[:1])
+    assert schema(database) == before
+    assert count(database, users) == 1
 
 
 def test_tables_holding_rows_keep_their_indexes(database: Database) -> None:

@@ -35,9 +35,11 @@ from clientbook.domain.interactions import INTERACTION_FIELDS, validate_interact
 from clientbook.domain.notes import NOTE_FIELDS, validate_note
 from clientbook.domain.tags import get_customer_tags, tag_key
 from clientbook.domain.users import validate_user
-from clientbook.services import demo
+from clientbook.services import bulk, demo
 from clientbook.services.demo_records import slug
 from clientbook.services.demo_vocabulary import STAFF
+from tests.db.test_customer_counts import assert_counters_match
+from tests.db.test_pair_counts import assert_pairs_match
 
 AS_OF = datetime(2026, 1, 15, tzinfo=UTC)
 STAFF_IDS = tuple(f"staff{n}" for n in range(len(STAFF)))
@@ -228,6 +230,24 @@ def test_some_customers_have_interactions_and_notes(loaded: Database) -> None:
     for item in interactions:  # the seed: logging an interaction moves lastContactAt
         last_contact = records[item["customerId"]]["lastContactAt"]
         assert last_contact is not None and last_contact >= item["occurredAt"]
+
+
+def test_counters_and_search_index_replayed_per_chunk_equal_the_rows(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real run replays the insert triggers once per chunk (from 2,000 customers); here from
+    one, over two transactions, the second into tables already counted and indexed."""
+    monkeypatch.setattr(bulk, "FTS_REPLAY_MIN_ROWS", 1)
+    demo.run_demo(database, customers=300, seed=5, as_of=AS_OF, transaction_size=200, chunk_size=50)
+    assert_counters_match(database)
+    assert_pairs_match(database)
+    if database.is_sqlite:
+        with database.transaction() as conn:
+            fts = "SELECT count(*) FROM customers_fts_docsize"
+            assert conn.exec_driver_sql(fts).scalar_one() == 300
+            conn.exec_driver_sql(
+                "INSERT INTO customers_fts(customers_fts) VALUES ('integrity-check')"
+            )
 
 
 def test_demo_refuses_a_database_that_already_has_customers(loaded: Database) -> None:

@@ -50,20 +50,97 @@ _TABLES: dict[str, Table] = {
     for t in (users, customers, customer_tags, customer_interactions, customer_notes, audit_logs)
 }
 
-# The insert trigger that keeps the SQLite full-text index in step, as migration 0001 creates
-# it. Fired once per row it costs nearly as much as the rest of the customer insert; the bulk
-# writer replays its effect once per batch instead (`BulkWriter`), and only while the trigger
-# is exactly this one, so that what it does cannot drift from what we replay.
+# The per-row insert triggers on `customers` that the bulk writer sets aside on SQLite and
+# replays once per batch instead (`BulkWriter`): each with its text exactly as its migration
+# creates it, and one statement doing for every customer with `seq > ?` what the trigger does
+# for one. A trigger is set aside only while its stored text is exactly the one here, so that
+# what it does cannot drift from what we replay; one that differs keeps running per row.
+
+
+@dataclass(frozen=True)
+class _ReplayedTrigger:
+    name: str
+    sql: str  # as in sqlite_master
+    replay: str  # one statement, its one parameter the last `seq` already accounted for
+
+
+# Migration 0001: the full-text index. Per row it cost nearly as much as the rest of the
+# customer insert (measured on 300,000 rows, replayed: ~37 -> ~12 µs a row).
 FTS_TRIGGER = "customers_fts_insert"
-_FTS_TRIGGER_SQL = (
+_FTS = _ReplayedTrigger(
+    FTS_TRIGGER,
     "CREATE TRIGGER customers_fts_insert AFTER INSERT ON customers BEGIN "
-    'INSERT INTO customers_fts(rowid, "searchText") VALUES (new.seq, new."searchText"); END'
-)
-_FTS_REPLAY_SQL = (
+    'INSERT INTO customers_fts(rowid, "searchText") VALUES (new.seq, new."searchText"); END',
     'INSERT INTO customers_fts(rowid, "searchText") '
-    'SELECT seq, "searchText" FROM customers WHERE seq > ? ORDER BY seq'
+    'SELECT seq, "searchText" FROM customers WHERE seq > ? ORDER BY seq',
 )
-# Below this many customers the per-row trigger is cheaper than dropping and re-creating it.
+
+# Migration 0002: one upsert into `customer_counts` per counted value of each new row (the
+# total, five columns and two days). Replayed as one grouped upsert per batch: the counts and
+# `earning` are exactly the triggers'; `revenue` is the same sum added in another order, so
+# equal up to floating-point rounding (as two orders of per-row triggers are).
+_COUNTS_UPSERT = (
+    'INSERT INTO customer_counts (dimension, value, "count", revenue, earning) '
+    "SELECT dimension, value, {n}, {revenue}, {earning} FROM ({rows}) WHERE value IS NOT NULL"
+    "{group} ON CONFLICT (dimension, value) DO UPDATE SET "
+    '"count" = "count" + excluded."count", revenue = revenue + excluded.revenue, '
+    "earning = earning + excluded.earning"
+)
+_COUNTED = (  # each dimension's value for the row prefix {0} ("new." or none), as in 0002
+    ("status", '{0}"status"'),
+    ("customerType", '{0}"customerType"'),
+    ("source", '{0}"source"'),
+    ("assignedTo", '{0}"assignedTo"'),
+    ("country", '{0}"country"'),
+    ("createdDay", 'substr({0}"createdAt", 1, 10)'),
+    (
+        "followUpDay",
+        'CASE WHEN {0}"status" <> \'archived\' THEN substr({0}"nextFollowUpAt", 1, 10) END',
+    ),
+)
+_COUNTS = _ReplayedTrigger(
+    "customer_counts_insert",
+    "CREATE TRIGGER customer_counts_insert AFTER INSERT ON customers BEGIN "
+    + _COUNTS_UPSERT.format(
+        n="n",
+        revenue="revenue",
+        earning="earning",
+        rows="SELECT 'total' AS dimension, '' AS value, 1 AS n, "
+        '1 * new."totalRevenue" AS revenue, 1 * (new."totalRevenue" > 0) AS earning'
+        + "".join(f" UNION ALL SELECT '{d}', {v.format('new.')}, 1, 0, 0" for d, v in _COUNTED),
+        group="",
+    )
+    + "; END",
+    _COUNTS_UPSERT.format(
+        n="count(*)",
+        revenue="sum(revenue)",
+        earning="sum(earning)",
+        rows="SELECT 'total' AS dimension, '' AS value, "
+        '"totalRevenue" AS revenue, ("totalRevenue" > 0) AS earning FROM customers WHERE seq > ?1'
+        + "".join(
+            f" UNION ALL SELECT '{d}', {v.format('')}, 0, 0 FROM customers WHERE seq > ?1"
+            for d, v in _COUNTED
+        ),
+        group=" GROUP BY dimension, value",
+    ),
+)
+
+# Migration 0005: one upsert of the row's (assignedTo, status) pair.
+_PAIR = "\"assignedTo\" || '|' || status"
+_PAIR_COUNTS = _ReplayedTrigger(
+    "customer_pair_counts_insert",
+    "CREATE TRIGGER customer_pair_counts_insert AFTER INSERT ON customers BEGIN "
+    'INSERT INTO customer_counts (dimension, value, "count") '
+    "SELECT 'assignedToStatus', new.\"assignedTo\" || '|' || new.status, 1 "
+    'WHERE new."assignedTo" IS NOT NULL '
+    'ON CONFLICT (dimension, value) DO UPDATE SET "count" = "count" + excluded."count"; END',
+    'INSERT INTO customer_counts (dimension, value, "count") '
+    f"SELECT 'assignedToStatus', {_PAIR}, count(*) FROM customers "
+    f'WHERE seq > ? AND "assignedTo" IS NOT NULL GROUP BY {_PAIR} '
+    'ON CONFLICT (dimension, value) DO UPDATE SET "count" = "count" + excluded."count"',
+)
+REPLAYED_TRIGGERS = (_FTS, _COUNTS, _PAIR_COUNTS)
+# Below this many customers the per-row triggers are cheaper than dropping and re-creating them.
 FTS_REPLAY_MIN_ROWS = 2_000
 
 
@@ -277,14 +354,17 @@ def _insert_sql(dialect_name: str, table: str, columns: tuple[str, ...]) -> str:
 class BulkWriter:
     """Executes prepared batches inside the caller's open transaction (never commits).
 
-    On SQLite, when at least `FTS_REPLAY_MIN_ROWS` customers are expected, the full-text insert
-    trigger is set aside for the duration, and after each batch one `INSERT ... SELECT` indexes
-    its customers instead of one trigger run per row (measured on 300,000 rows: FTS upkeep
-    falls from ~37 µs to ~12 µs a row). The trigger is dropped and re-created inside the same
+    On SQLite, when at least `FTS_REPLAY_MIN_ROWS` customers are expected, the per-row insert
+    triggers of `REPLAYED_TRIGGERS` (full-text index, `customer_counts`) are set aside for the
+    duration, and after each batch one statement per trigger does for all its customers what
+    the trigger does for one (measured per customer: FTS upkeep ~37 -> ~12 µs; the counters' ten
+    upserts ~24 -> ~6 µs). The triggers are dropped and re-created inside the same
     transaction: SQLite DDL is transactional, so no other connection and no committed state
-    ever lacks it, and a rollback brings it back with everything else. Leaving on an error
-    indexes and restores too, so a caller that catches the error and commits still leaves the
-    index and the trigger whole.
+    ever lacks them, and a rollback brings them back with everything else (the replayed rows
+    too). Leaving on an error replays and restores too, so a caller that catches the error and
+    commits still leaves the index, the counters and the triggers whole. Customers the caller
+    inserts on this connection otherwise are replayed with the next batch (or on leaving), and
+    must not be updated or deleted before: those triggers would see rows not yet counted.
 
         with db.transaction() as conn, BulkWriter(conn, expected_customers=n) as writer:
             for batch in batches:
@@ -297,16 +377,16 @@ class BulkWriter:
         self.conn = conn
         self.dialect = conn.dialect.name
         self._replay_from: int | None = None
-        self._trigger_sql: str | None = None
+        self._set_aside: list[_ReplayedTrigger] = []
         self._expected = expected_customers
 
     def __enter__(self) -> BulkWriter:
         if self.dialect == "sqlite" and self._expected >= FTS_REPLAY_MIN_ROWS:
-            self._set_trigger_aside()
+            self._set_triggers_aside()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._replay_from is not None:
+        if self._set_aside:
             self._replay_and_restore()
 
     def write(self, batch: PreparedBatch) -> None:
@@ -316,35 +396,39 @@ class BulkWriter:
             self.conn.exec_driver_sql(
                 _insert_sql(batch.dialect, part.table, part.columns), part.rows
             )
-        if self._replay_from is not None and batch.count("customers"):
-            # Index each batch as it lands: one statement over a few thousand rows is as fast
+        if self._set_aside and batch.count("customers"):
+            # Replay each batch as it lands: one statement over a few thousand rows is as fast
             # per row as one over the whole transaction, and keeps SQLite's memory low.
             self._replay()
 
-    def _set_trigger_aside(self) -> None:
-        query = "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?"
-        trigger_sql = self.conn.exec_driver_sql(query, (FTS_TRIGGER,)).scalar()
-        if trigger_sql != _FTS_TRIGGER_SQL:
-            return  # not the trigger we know how to replay: let it run per row
+    def _set_triggers_aside(self) -> None:
+        query = "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?"
+        stored = {name: sql for name, sql in self.conn.exec_driver_sql(query, ("customers",))}
         # AUTOINCREMENT: every new seq is above any seq ever used, and we are the only writer.
+        self._replay_from = self._last_seq()
+        for trigger in REPLAYED_TRIGGERS:
+            if stored.get(trigger.name) != trigger.sql:
+                continue  # not the trigger we know how to replay: let it run per row
+            try:
+                self.conn.exec_driver_sql(f"DROP TRIGGER {trigger.name}")
+            except OperationalError:
+                break  # e.g. a caller's open cursor locks the schema: the rest stay and run
+            self._set_aside.append(trigger)
+
+    def _last_seq(self) -> int:
         last = "SELECT coalesce(max(seq), 0) FROM customers"
-        replay_from = int(self.conn.exec_driver_sql(last).scalar_one())
-        try:
-            self.conn.exec_driver_sql(f"DROP TRIGGER {FTS_TRIGGER}")
-        except OperationalError:
-            return  # e.g. a caller's open cursor locks the schema: the trigger stays and runs
-        self._replay_from = replay_from
-        self._trigger_sql = trigger_sql
+        return int(self.conn.exec_driver_sql(last).scalar_one())
 
     def _replay(self) -> None:
-        self.conn.exec_driver_sql(_FTS_REPLAY_SQL, (self._replay_from,))
-        last = "SELECT coalesce(max(seq), 0) FROM customers"
-        self._replay_from = int(self.conn.exec_driver_sql(last).scalar_one())
+        for trigger in self._set_aside:
+            self.conn.exec_driver_sql(trigger.replay, (self._replay_from,))
+        self._replay_from = self._last_seq()
 
     def _replay_and_restore(self) -> None:
-        assert self._trigger_sql is not None
         self._replay()  # rows written by a batch that failed halfway
-        self.conn.exec_driver_sql(self._trigger_sql)
+        for trigger in self._set_aside:
+            self.conn.exec_driver_sql(trigger.sql)
+        self._set_aside = []
         self._replay_from = None
 
 
@@ -358,7 +442,7 @@ DEFER_MAX_EXISTING_SHARE = 4
 _SQLITE_PLAIN_INDEXES = """
 SELECT m.name, m.sql FROM pragma_index_list(?) AS i
 JOIN sqlite_master AS m ON m.type = 'index' AND m.name = i.name
-WHERE i."unique" = 0 AND i.origin = 'c' AND m.sql IS NOT NULL ORDER BY m.rowid
+WHERE (i."unique" = 0 OR ?) AND i.origin = 'c' AND m.sql IS NOT NULL ORDER BY m.rowid
 """
 _POSTGRES_PLAIN_INDEXES = """
 SELECT c.relname, pg_get_indexdef(x.indexrelid) FROM pg_index AS x
@@ -366,7 +450,7 @@ JOIN pg_class AS c ON c.oid = x.indexrelid
 JOIN pg_class AS t ON t.oid = x.indrelid
 JOIN pg_namespace AS n ON n.oid = t.relnamespace
 WHERE t.relname = %(table)s AND n.nspname = current_schema()
-  AND NOT x.indisunique AND NOT x.indisprimary
+  AND (NOT x.indisunique OR %(unique)s) AND NOT x.indisprimary
   AND NOT EXISTS (SELECT 1 FROM pg_constraint AS k WHERE k.conindid = x.indexrelid)
 ORDER BY c.oid
 """
@@ -379,8 +463,12 @@ class DeferredIndexes:
 
     Building an index by sorting a full table is several times cheaper than updating it row by
     row (measured: ~26 indexes on `customers` cost more than the rest of an insert). Unique
-    indexes and constraints are never touched, so uniqueness is enforced row by row as always
-    and the lookups by id, email and owner stay indexed. DDL is transactional on both
+    indexes are left alone, so uniqueness is enforced row by row as always and the lookups by
+    id, email and owner stay indexed, unless `unique=True`: then the unique indexes made by
+    CREATE UNIQUE INDEX are set aside too and a duplicate fails the rebuild, hence the whole
+    transaction, for a caller that writes all or nothing (the demo: a million customers' two
+    random email inserts cost ~21 µs a customer, their rebuild ~5). Constraints (primary keys,
+    UNIQUE columns, what foreign keys point at) are never touched. DDL is transactional on both
     backends: no committed state ever lacks an index, and a rollback restores them with
     everything else. On SQLite readers keep their WAL snapshot meanwhile; on PostgreSQL
     `DROP INDEX` locks the table against readers until the transaction ends, which is why this
@@ -398,12 +486,14 @@ class DeferredIndexes:
         expected_rows: Mapping[str, int],
         *,
         min_rows: int | None = None,
+        unique: bool = False,
     ) -> None:
         if not conn.in_transaction():
             raise RuntimeError("DeferredIndexes needs the caller's open transaction")
         self.conn = conn
         self.expected_rows = dict(expected_rows)
         self.min_rows = DEFER_MIN_ROWS if min_rows is None else min_rows
+        self.unique = unique
         self.dropped: list[tuple[str, str, str]] = []  # (table, index name, its CREATE SQL)
 
     def __enter__(self) -> DeferredIndexes:
@@ -433,9 +523,11 @@ class DeferredIndexes:
     def _drop_plain_indexes(self, table: str) -> None:
         quote = self.conn.dialect.identifier_preparer.quote
         if self.conn.dialect.name == "sqlite":
-            found = self.conn.exec_driver_sql(_SQLITE_PLAIN_INDEXES, (table,)).all()
+            query = _SQLITE_PLAIN_INDEXES
+            found = self.conn.exec_driver_sql(query, (table, self.unique)).all()
         else:
-            found = self.conn.exec_driver_sql(_POSTGRES_PLAIN_INDEXES, {"table": table}).all()
+            params = {"table": table, "unique": self.unique}
+            found = self.conn.exec_driver_sql(_POSTGRES_PLAIN_INDEXES, params).all()
         for name, sql in found:
             self.conn.exec_driver_sql(f"DROP INDEX {quote(name)}")
             self.dropped.append((table, name, sql))
@@ -449,30 +541,39 @@ class DeferredIndexes:
 
 
 @contextmanager
-def sorting_on_disk(db: Database) -> Iterator[None]:
-    """For a bulk load on SQLite: the writer's temporary storage in files while the block runs.
+def sorting_on_disk(db: Database, *, cache_kib: int | None = None) -> Iterator[None]:
+    """For a bulk load on SQLite: the writer's temporary storage in files while the block runs
+    (and, given `cache_kib`, its page cache that size).
 
     With `temp_store=MEMORY` SQLite keeps a CREATE INDEX's whole sort in RAM; `DeferredIndexes`
     rebuilding indexes over a million rows then raised the writer's peak by ~120 MB (a million
     demo customers in one transaction: 296 MB). In files, the sorter holds about its cache in
-    memory and spills the rest. The pragma cannot change inside a transaction, so it is set on
-    the one writer connection before the caller's transaction and restored after it."""
+    memory and spills the rest, so page cache and sorter together hold about twice the cache:
+    a million demo customers in one transaction peaked at 210 MB for the writer with the usual
+    64 MiB, 143 MB with 32 MiB (and ~7% more writer CPU while the unique email indexes were
+    updated row by row: their random inserts miss the smaller cache more often). The pragmas
+    are set on the one writer connection before the caller's transaction and restored after it
+    (temp_store cannot change inside one)."""
     if not db.is_sqlite:
         yield
         return
-    previous = _temp_store(db, "FILE")
+    previous = _pragma(db, "temp_store", "FILE")
+    cache = None if cache_kib is None else _pragma(db, "cache_size", -cache_kib)
     try:
         yield
     finally:
-        _temp_store(db, previous)
+        _pragma(db, "temp_store", previous)
+        if cache is not None:
+            _pragma(db, "cache_size", cache)
 
 
-def _temp_store(db: Database, value: str | int) -> str | int:
+def _pragma(db: Database, name: str, value: str | int) -> int:
+    """Set a pragma on the writer connection; returns its value before."""
     with db.writer.connect() as conn:
         raw = conn.connection.driver_connection
         assert raw is not None
-        before = raw.execute("PRAGMA temp_store").fetchone()[0]
-        raw.execute(f"PRAGMA temp_store={value}")
+        before = raw.execute(f"PRAGMA {name}").fetchone()[0]
+        raw.execute(f"PRAGMA {name}={value}")
         return int(before)
 
 
