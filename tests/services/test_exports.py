@@ -14,10 +14,13 @@ from sqlalchemy import select, update
 from clientbook.access import SYSTEM
 from clientbook.db.engine import Database
 from clientbook.db.tables import audit_logs, customers
+from clientbook.domain.customers import CUSTOMER_ATTRIBUTES
 from clientbook.domain.errors import BadQuery, Unauthenticated
+from clientbook.domain.fields import FieldError
+from clientbook.domain.ids import is_valid_id
 from clientbook.services import exports
 from clientbook.services.imports import xlsx
-from clientbook.services.transfer_format import EXPORT_COLUMNS
+from clientbook.services.transfer_format import EXPORT_COLUMNS, guard_cell
 from tests.factories import as_principal, make_customer, make_user
 
 
@@ -178,7 +181,7 @@ def test_empty_exports_are_valid_files(database: Database) -> None:
     assert csv_rows(export_bytes(database, SYSTEM, [], "csv")) == []
 
 
-HOSTILE = [
+HOSTILE: list[dict[str, Any]] = [
     {"name": "=SUM(A1)", "phone": "+60 12-345 6789", "metadata": {"tags": ["=cmd", "vip"]}},
     {"name": "Plain", "phone": "+HYPERLINK(1)"},
     {"name": "Tab", "phone": "-12 34", "company": "\tTabbed"},
@@ -186,13 +189,30 @@ HOSTILE = [
     {"name": "Sign", "city": "-Kota", "totalRevenue": 1e21, "notes": {"general": "a\nb"}},
     {"name": "Emoji 😀 مرحبا", "metadata": {"tags": ["@home"], "customFields": {"k": "v"}}},
     {"name": "Quiet", "metadata": {"other": True}, "totalRevenue": 1234.5},
+    # RFC 4180: quotes, commas and line breaks inside cells; a formula on a multi-line row.
+    {
+        "name": 'Say "hi", then go',
+        "company": "Tan, Lim & Co",
+        "address": 'Unit 8, "Menara"\nJalan 2',
+        "industry": "@risk",
+        "totalRevenue": 0.1 + 0.7,  # repr needs 16 digits: printf's 15 do not read back
+    },
+    {"name": "+", "jobTitle": "-", "city": "''=x", "state": "'", "zipCode": "-"},
+    {"name": "Ünïcödé 中文 \u202e", "totalRevenue": 1e-05, "metadata": {"tags": ["'=x", "-y"]}},
+    # Numbers at the edges of what printf writes as repr does, on lines SQLite finishes.
+    {"name": "Wide", "totalRevenue": 1e15, "metadata": {"tags": ["+60 12-345"]}},
+    {"name": "Small", "totalRevenue": 0.0001, "metadata": {"tags": ["+", "a"]}},
+    {"name": "Digits", "totalRevenue": 123456789012345.0},
 ]
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json", "jsonl"])
-def test_database_encoded_exports_equal_the_reference_writers(database: Database, fmt: str) -> None:
-    """On SQLite the CSV cells (tags joined, the formula-guard flag) and the JSON documents
-    are built by SQL: what the writers make from the plain rows (CSV byte for byte)."""
+def test_database_encoded_exports_equal_the_reference_writers(
+    database: Database, fmt: exports.ExportFormat
+) -> None:
+    """On SQLite the CSV lines (quoting, tags, the formula guard, numbers) and the JSON
+    documents are built by SQL: what the writers make from the plain rows (CSV byte for byte,
+    so a wrong quote, guard or number spelling fails here)."""
     made = [make_customer(database, **body) for body in HOSTILE]
     # Stored by older versions or by hand: tags that are not a list, or not all text.
     odd = {made[1]["id"]: '{"tags":"not a list"}', made[2]["id"]: '{"tags":[1,"x",null]}'}
@@ -215,10 +235,24 @@ def test_database_encoded_exports_equal_the_reference_writers(database: Database
         assert documents(got) == documents(expected)
         return
     assert got == expected
-    rows = csv_rows(expected)
+    rows = csv_rows(got)
     assert rows[0]["name"] == "'=SUM(A1)" and rows[0]["tags"] == "'=cmd;vip"
     assert rows[0]["phone"] == "+60 12-345 6789" and rows[1]["phone"] == "'+HYPERLINK(1)"
     assert rows[1]["tags"] == "" and rows[2]["tags"] == "x"
+    assert rows[7]["name"] == 'Say "hi", then go' and rows[7]["company"] == "Tan, Lim & Co"
+    assert rows[7]["address"] == 'Unit 8, "Menara"\nJalan 2' and rows[7]["industry"] == "'@risk"
+    assert [rows[8][k] for k in ("name", "jobTitle", "city", "state")] == ["'+", "'-", "'''=x", "'"]
+    assert rows[8]["zipCode"] == "'-"
+    assert [r["tags"] for r in rows[9:]] == ["''=x;-y", "+60 12-345", "'+;a", ""]
+    # Numbers are written as repr writes them, so they read back as the same double.
+    for row, body in zip(rows, HOSTILE, strict=True):
+        revenue = body.get("totalRevenue", 0.0)
+        assert row["totalRevenue"] == repr(revenue) and float(row["totalRevenue"]) == revenue
+    # Text cells quoted (quotes doubled), numbers bare, CRLF after each row.
+    lines = got.decode("utf-8-sig").split("\r\n")
+    assert lines[0] == ",".join(EXPORT_COLUMNS) and lines[-1] == ""
+    assert '"Say ""hi"", then go"' in lines[8] and '"Unit 8, ""Menara""\nJalan 2"' in lines[8]
+    assert ",0.7999999999999999,0," in lines[8] and ",1000000000000000.0,0," in lines[11]
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
@@ -235,3 +269,24 @@ def test_database_encoded_exports_take_search_and_filters(database: Database, fm
 
     assert names([("q", "tan")]) == ["Siti Tan", "Tan Mei Ling"]
     assert names([("q", "tan"), ("city", "Ipoh"), ("sort", "-name")]) == ["Tan Mei Ling"]
+
+
+def test_only_free_text_cells_can_hold_a_quote_or_start_a_formula() -> None:
+    """The SQLite CSV path writes ids, choices and times between quotes without escaping and
+    tests only free text for the formula guard: the checks of those kinds must keep it so."""
+    hostile = ["=1", "+x", "-x", "@x", "'=x", 'a"b', "\tx"]
+    assert not any(map(is_valid_id, hostile))  # `id`
+    for name, kind in exports.CELL_KINDS.items():
+        if kind == "enum":
+            for value in CUSTOMER_ATTRIBUTES[name].values:
+                assert value[0].isalnum() and guard_cell(value) == value and '"' not in value
+        elif kind in ("relation", "datetime", "json") and name in CUSTOMER_ATTRIBUTES:
+            for value in hostile:
+                try:
+                    cleaned = CUSTOMER_ATTRIBUTES[name].check(value)
+                except FieldError:
+                    continue
+                assert cleaned[0].isalnum() and '"' not in cleaned, (name, value)  # trimmed
+        else:
+            # Free text, numbers, tags, and `id`, `createdAt`, `updatedAt` (system-made).
+            assert kind in ("string", "float", "int", "tags", "relation", "datetime"), name
