@@ -17,6 +17,7 @@ from sqlalchemy import delete, func, select
 from clientbook.access import SYSTEM, Principal
 from clientbook.db.engine import Database
 from clientbook.db.tables import audit_logs, customer_tags, customers, import_jobs, users
+from clientbook.domain.customers import derive_customer_columns
 from clientbook.domain.errors import TooLarge, ValidationFailed
 from clientbook.domain.timestamps import utcnow
 from clientbook.services import customers as customer_service
@@ -24,7 +25,8 @@ from clientbook.services import exports
 from clientbook.services import import_jobs as jobs
 from clientbook.services import users as user_service
 from clientbook.services.imports import ImportOptions, ImportReport, open_source, run_import
-from clientbook.services.imports.xlsx import XlsxError
+from clientbook.services.imports.columns import map_columns, row_body
+from clientbook.services.imports.xlsx import XlsxError, _SheetReader
 from tests.factories import as_principal, make_customer, make_staff, make_user
 
 HEADER = "name,email,city\n"
@@ -54,7 +56,7 @@ def all_customers(db: Database) -> list[dict[str, Any]]:
 
 def count(db: Database, table: Any, *where: Any) -> int:
     with db.read() as conn:
-        return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar())
+        return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one())
 
 
 # --- the round trip ----------------------------------------------------------------------------
@@ -129,8 +131,8 @@ def test_export_then_import_into_an_empty_database_is_exact(
     assert count(database, users, users.c.id.in_(owners), users.c.status == "invited") == 4
     assert count(database, customer_tags) == 3
     # Importing the same file again changes nothing.
-    again = run(database, path, overwrite=True)
-    assert (again.unchanged, again.created, again.updated) == (4, 0, 0)
+    second = run(database, path, overwrite=True)
+    assert (second.unchanged, second.created, second.updated) == (4, 0, 0)
 
 
 # --- formats -------------------------------------------------------------------------------------
@@ -298,6 +300,42 @@ def test_staff_import_invites_users_or_links_existing_accounts(
     assert (invited["status"], invited["email"], invited["name"]) == ("invited", "new@x.io", "New")
 
 
+def test_a_created_record_is_audited_as_a_single_create_would_be(
+    database: Database, tmp_path: Path
+) -> None:
+    """Every set field from null, in the body's order, `userId` the owner the import chose
+    (the first pass spools the changes as text with a slot for it)."""
+    text = 'name,email,userId,city\n"Ada ""userId"":""x",ada@x.io,,Ipoh\n'
+    report = run(database, write(tmp_path, "a.csv", text))
+    record = all_customers(database)[0]
+    with database.read() as conn:
+        query = select(audit_logs.c.changes).where(
+            audit_logs.c.action == "customer.created", audit_logs.c.entityId == record["id"]
+        )
+        changes = orjson.loads(conn.execute(query).scalar_one())
+    assert report.created == 1
+    assert list(changes)[:4] == ["name", "email", "userId", "city"]
+    assert changes["userId"] == {"from": None, "to": record["userId"]}
+    assert changes["name"] == {"from": None, "to": 'Ada "userId":"x'}
+
+
+def test_a_record_updated_twice_by_one_file_keeps_its_derived_columns_in_step(
+    database: Database, tmp_path: Path
+) -> None:
+    """An update SETs only the derived columns that change, compared with the record as the
+    import last wrote it (not as it was read)."""
+    record = make_customer(database, name="Ada", email="ada@x.io", phone="+60 12-345 6789")
+    rid = record["id"]
+    text = f"id,phone,company\n{rid},+60 13-999 8888,\n{rid},+60 12-345 6789,Acme\n"
+    report = run(database, write(tmp_path, "twice.csv", text), overwrite=True)
+    assert (report.updated, report.failed) == (2, 0)
+    after = all_customers(database)[0]
+    assert (after["phone"], after["company"], after["version"]) == ("+60 12-345 6789", "Acme", 3)
+    derived = derive_customer_columns(after, default_region=database.settings.default_region)
+    assert {k: after[k] for k in derived} == derived
+    assert after["phoneNormalized"] == "+60123456789"
+
+
 def test_assignee_must_be_active_staff(database: Database, tmp_path: Path) -> None:
     user = make_user(database)
     report = run(database, write(tmp_path, "x.csv", f"name,assignedTo\nA,{user['id']}\n"))
@@ -338,7 +376,7 @@ def test_owner_may_not_set_staff_fields_or_other_owners(database: Database, tmp_
 # --- XLSX safety ---------------------------------------------------------------------------------
 
 
-def _xlsx(tmp_path: Path, sheet_xml: str, *, extra: dict[str, bytes] | None = None) -> Path:
+def _xlsx(tmp_path: Path, sheet_xml: str | bytes, *, extra: dict[str, bytes] | None = None) -> Path:
     path = tmp_path / "book.xlsx"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(
@@ -377,6 +415,82 @@ def test_xlsx_shared_strings_numbers_and_named_sheet(database: Database, tmp_pat
         run_import(database, SYSTEM, open_source(path, filename="b.xlsx", fmt=None, sheet="Nope"),
                    ImportOptions())  # fmt: skip
     assert "sheet" in caught.value.fields
+
+
+def test_header_mapped_rows_convert_as_rows_without_a_mapping() -> None:
+    """`row_body`'s plan for a header's columns gives what the per-cell loop gives."""
+    cells: dict[str, Any] = {
+        "Full Name": "'=1+2", "E-mail": "", "Revenue": "12", "invoices": "1.5",
+        "zip": 5450.0, "Phone": 60123456789.0, "status": "",
+        "lastContactAt": 45000.5, "nextFollowUpAt": "2025-01-01", "createdAt": "ignored",
+        "tags": "a; b", "metadata": '{"tags": ["a", "b"], "x": 1}', "Notes": "'plain",
+    }  # fmt: skip
+    mapping = map_columns(cells)
+    for row in (cells, {**cells, "tags": "c", "invoices": "many"}, {"tags": ""}):
+        mapped = row_body(row, mapping, spreadsheet=True)
+        general = row_body(row, None, spreadsheet=True)
+        assert (mapped.data, mapped.errors) == (general.data, general.errors)
+    extra = row_body({"name": "Ada", "": "x", "column 9": "y"}, map_columns(["name", ""]),
+                     spreadsheet=True)  # fmt: skip
+    assert extra.errors == {"": "has a value but no column name",
+                            "column 9": "has a value but no column name"}  # fmt: skip
+
+
+# Forms of a cell the plain-cell reader takes; each must read as the general reader reads it.
+PLAIN_CELLS = (
+    '<c r="A1" t="inlineStr"/>',
+    '<c r="A1" t="inlineStr"></c>',
+    '<c r="A1" t="inlineStr"><is><t></t></is></c>',
+    '<c r="A1" t="inlineStr"><is><t>x &amp; _x0009_y</t></is></c>',
+    '<c r="A1" t="inlineStr"><v>3</v></c>',
+    '<c r="A1" t="str"><is><t>x</t></is></c>',
+    '<c r="A1" t="n"><is><t>x</t></is></c>',
+    '<c r="A1"><v>3.5</v></c>',
+    '<c r="A1"><v></v></c>',
+    '<c r="A1" t="str"><v></v></c>',
+    '<c r="A1" t="str"></c>',
+    '<c r="A1" s="3" t="s"><v>1</v></c>',
+    '<c r="A1" t="b"><v>0</v></c>',
+    '<c r="A1" t="e"><v>#N/A</v></c>',
+    '<c r="A1" s="2"/>',
+)
+
+
+@pytest.mark.parametrize("cell", PLAIN_CELLS)
+def test_xlsx_plain_cells_read_as_the_general_reader_reads_them(cell: str) -> None:
+    reader = _SheetReader(["", "Ada"])
+    # A formula cell is not plain: its row goes through the general expression.
+    general = reader.row(f'<row r="1">{cell}<c r="B1" t="str"><f>1+1</f><v>2</v></c></row>')
+    assert reader.row(f'<row r="1">{cell}</row>') == general[:1]
+
+
+def test_counting_rows_skips_blank_rows_as_reading_them_does(tmp_path: Path) -> None:
+    blank = ('<c r="A{n}" t="inlineStr"><is><t></t></is></c><c r="B{n}"><v></v></c>'
+             '<c r="C{n}" t="str"></c>')  # fmt: skip
+    rows = ['<row r="1"><c r="A1" t="inlineStr"><is><t>name</t></is></c></row>']
+    for n, cell in enumerate(["Ada", None, "Bo", None, None], start=2):
+        text = f'<c r="A{n}" t="inlineStr"><is><t>{cell}</t></is></c>' if cell else blank
+        rows.append(f'<row r="{n}">{text.format(n=n)}</row>')
+    book = _xlsx(tmp_path, f"<worksheet><sheetData>{''.join(rows)}</sheetData></worksheet>")
+    csv_file = write(tmp_path, "p.csv", "name\nAda\n,\nBo\n\n,\n")
+    for path in (book, csv_file):
+        counted = open_source(path, filename=path.name, fmt=None)
+        read = open_source(path, filename=path.name, fmt=None)
+        numbers = [number for number, _cells in read.rows()]
+        assert numbers == [1, 3]
+        assert counted.count(100) == 3
+        assert counted.headers == read.headers == ["name"]
+        assert counted.count(0) == 1  # stops past the limit
+
+
+def test_xlsx_that_is_not_utf8_is_refused_before_any_row(
+    database: Database, tmp_path: Path
+) -> None:
+    sheet = b'<worksheet><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>name\xff'
+    path = _xlsx(tmp_path, sheet)
+    with pytest.raises(ValidationFailed) as caught:
+        run(database, path)
+    assert caught.value.fields == {"file": "is not UTF-8 text"}
 
 
 def test_xlsx_with_an_entity_declaration_is_refused(database: Database, tmp_path: Path) -> None:

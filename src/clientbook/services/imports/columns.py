@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import orjson
 
@@ -23,6 +23,7 @@ from clientbook.domain.customers import CUSTOMER_ATTRIBUTES
 from clientbook.domain.errors import ValidationFailed
 from clientbook.services.imports.xlsx import excel_serial_to_iso
 from clientbook.services.transfer_format import (
+    GUARD,
     SYSTEM_COLUMNS,
     join_tags,
     split_tags,
@@ -109,10 +110,12 @@ def target_of(column: str) -> str | None:
 
 @dataclass
 class ColumnMap:
-    """What each column of a file fills, and the columns the import ignores."""
+    """What each column of a file fills, and the columns the import ignores; `plan` is what
+    `row_body` does with each column's cells, worked out once per file rather than per cell."""
 
     targets: dict[str, str] = field(default_factory=dict)
     ignored: list[str] = field(default_factory=list)
+    plan: dict[str, _Step] = field(default_factory=dict)
 
 
 def map_columns(columns: Iterable[str]) -> ColumnMap:
@@ -135,6 +138,11 @@ def map_columns(columns: Iterable[str]) -> ColumnMap:
             mapping.targets[column] = target
     if errors:
         raise ValidationFailed(errors, "The file's columns are not all customer fields")
+    mapping.plan = {
+        column: _step_for(target)
+        for column, target in mapping.targets.items()
+        if target not in SYSTEM_COLUMNS
+    }
     return mapping
 
 
@@ -154,6 +162,9 @@ def row_body(cells: dict[str, Any], mapping: ColumnMap | None, *, spreadsheet: b
     body = RowBody()
     if ROW_ERROR in cells:
         body.errors["row"] = str(cells[ROW_ERROR])
+        return body
+    if mapping is not None and spreadsheet:
+        _mapped_body(body, cells, mapping)
         return body
     tags: Any = None
     tags_text: str | None = None
@@ -178,6 +189,74 @@ def row_body(cells: dict[str, Any], mapping: ColumnMap | None, *, spreadsheet: b
     if tags is not None:
         _merge_tags(body, tags, tags_text)
     return body
+
+
+# How `_mapped_body` converts a column's cells: kept as they are, or one of the converters.
+_KEEP: Final = 0
+_TEXT: Final = 1
+_NUMBER: Final = 2
+_DATETIME: Final = 3
+_TAGS: Final = 4
+
+
+class _Step(NamedTuple):
+    target: str
+    how: int
+    empty: Any  # the value of an empty cell
+
+
+def _step_for(target: str) -> _Step:
+    """`_typed`'s choices for one target, made once per column."""
+    if target == TAGS:
+        return _Step(target, _TAGS, None)
+    spec = CUSTOMER_ATTRIBUTES.get(target)
+    kind = "relation" if spec is None else spec.kind
+    how = _KEEP
+    if kind in _TEXT_KINDS:
+        how = _TEXT
+    elif kind == "float" or kind == "int":
+        how = _NUMBER
+    elif kind == "datetime":
+        how = _DATETIME
+    return _Step(target, how, _DEFAULT_WHEN_EMPTY.get(target))
+
+
+def _mapped_body(body: RowBody, cells: dict[str, Any], mapping: ColumnMap) -> None:
+    """`row_body` for a CSV or XLSX row, whose columns the header mapped: the same result as
+    the general loop, per cell only what the cell itself decides. The mapping has one column
+    per target, so no target can be filled twice."""
+    plan = mapping.plan
+    data = body.data
+    tags: Any = None
+    tags_text: str | None = None
+    for column, raw in cells.items():
+        step = plan.get(column)
+        if step is None:
+            # A system column (ignored), or a cell under no column name.
+            if column not in mapping.targets and raw is not None and raw != "":
+                body.errors[column] = "has a value but no column name"
+            continue
+        if raw is None or raw == "":
+            if step.how == _TAGS:
+                tags, tags_text = [], ""
+            else:
+                data[step.target] = step.empty
+            continue
+        if raw.__class__ is str and raw[0] == GUARD:
+            raw = unguard_cell(raw)
+        how = step.how
+        if how == _TEXT:
+            data[step.target] = raw if raw.__class__ is str else _as_text(raw)
+        elif how == _NUMBER:
+            data[step.target] = _as_number(raw)
+        elif how == _DATETIME:
+            data[step.target] = _as_datetime(raw)
+        elif how == _TAGS:
+            tags, tags_text = _tags(raw, body.errors, column)
+        else:
+            data[step.target] = raw
+    if tags is not None:
+        _merge_tags(body, tags, tags_text)
 
 
 def _typed(target: str, value: Any) -> Any:
