@@ -18,7 +18,7 @@ from clientbook.domain.customers import CUSTOMER_ATTRIBUTES
 from clientbook.domain.errors import BadQuery, Unauthenticated
 from clientbook.domain.fields import FieldError
 from clientbook.domain.ids import is_valid_id
-from clientbook.services import exports
+from clientbook.services import export_sqlite, exports
 from clientbook.services.imports import xlsx
 from clientbook.services.transfer_format import EXPORT_COLUMNS, guard_cell
 from tests.factories import as_principal, make_customer, make_user
@@ -276,7 +276,7 @@ def test_only_free_text_cells_can_hold_a_quote_or_start_a_formula() -> None:
     tests only free text for the formula guard: the checks of those kinds must keep it so."""
     hostile = ["=1", "+x", "-x", "@x", "'=x", 'a"b', "\tx"]
     assert not any(map(is_valid_id, hostile))  # `id`
-    for name, kind in exports.CELL_KINDS.items():
+    for name, kind in export_sqlite.CELL_KINDS.items():
         if kind == "enum":
             for value in CUSTOMER_ATTRIBUTES[name].values:
                 assert value[0].isalnum() and guard_cell(value) == value and '"' not in value

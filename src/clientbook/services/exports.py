@@ -23,12 +23,11 @@ from urllib.parse import urlencode
 
 import orjson
 import xlsxwriter
-from sqlalchemy import ColumnElement, Connection, String, literal_column, type_coerce
+from sqlalchemy import ColumnElement, Connection, String, type_coerce
 
 from clientbook.access import Principal, customer_owner_scope, require_authenticated
 from clientbook.db.tables import customers
 from clientbook.db.types import Timestamp
-from clientbook.domain.customers import CUSTOMER_ATTRIBUTES
 from clientbook.domain.errors import BadQuery
 from clientbook.domain.ids import is_valid_id
 from clientbook.domain.timestamps import format_datetime
@@ -37,13 +36,13 @@ from clientbook.query.compiler import build_list
 from clientbook.query.fields import CUSTOMERS
 from clientbook.query.model import Condition, ListQuery, Op, conjoin
 from clientbook.query.native import parse_list_query
-from clientbook.services import audit, import_uploads
+from clientbook.services import audit, export_sqlite, import_uploads
 from clientbook.services.runtime import Database
 from clientbook.services.transfer_format import (
+    CSV_QUOTING,
     EXPORT_COLUMNS,
     GUARD_TRIGGERS,
     JSON_FIELDS,
-    TAG_SEPARATOR,
     guard_cell,
     join_tags,
 )
@@ -210,158 +209,15 @@ def _keyset_batches(
         query = replace(query, cursor=cursor)
 
 
-def _sqlite_json_object() -> ColumnElement[Any]:
-    """One export record as UTF-8 JSON, built by SQLite itself (about twice as fast as reading
-    the columns and encoding them here). The same document `_json_object` writes: keys in
-    `EXPORT_COLUMNS` order, `notes`/`metadata` embedded as JSON, `tags` the text items of
-    `metadata.tags` when it is a list (else `[]`), timestamps as stored (ISO text), and
-    `totalRevenue` exact: json_object writes a double with 15 significant digits, kept when
-    they read back as the same double, else it gets 17 (which always do). Read as a BLOB: the
-    bytes go to the file as they are, never decoded to str and encoded back."""
-    parts = []
-    for name in EXPORT_COLUMNS:
-        column = f'"customers"."{name}"'
-        if name in JSON_FIELDS:
-            value = f"json({column})"
-        elif name == "tags":
-            items = f"(SELECT json_group_array(value) FROM {_TAG_ITEMS})"
-            value = f"CASE WHEN {_HAS_TAG_LIST} THEN {items} ELSE json_array() END"
-        elif name == "totalRevenue":
-            value = f"CASE WHEN {_REVENUE_15_EXACT} THEN {column} ELSE json({_REVENUE_17}) END"
-        else:
-            value = column
-        parts.append(f"'{name}', {value}")
-    return literal_column(f"CAST(json_object({', '.join(parts)}) AS BLOB)").label("document")
-
-
-_META = '"customers"."metadata"'
-# SQL: `metadata.tags` is a list (the test of a NULL metadata is the cheap one), and its items.
-_HAS_TAG_LIST = f"{_META} IS NOT NULL AND json_type({_META}, '$.tags') = 'array'"
-_TAG_ITEMS = f"json_each({_META}, '$.tags') WHERE type = 'text'"
-_REVENUE = '"customers"."totalRevenue"'
-_REVENUE_17 = f"printf('%!.17g', {_REVENUE})"
-# SQL: printf's 15 significant digits read back as the very same double ...
-_REVENUE_15_EXACT = f"CAST(printf('%!.15g', {_REVENUE}) AS REAL) = {_REVENUE}"
-# ... and are what `repr` writes too: repr has no exponent from 1e-4 up to 1e16, %g up to 1e15
-# (with `!`, both end an integral value in `.0`).
-_REVENUE_AS_REPR = (
-    f"({_REVENUE} = 0 OR abs({_REVENUE}) >= 1e-4 AND abs({_REVENUE}) < 1e15 "
-    f"AND {_REVENUE_15_EXACT})"
-)
-# SQL: the text starts with a character that can make `guard_cell` change it (GLOB takes a
-# leading `-` in a class literally; tab and CR are written as themselves).
-_GUARD_GLOB = "GLOB '[-=@+''\t\r]*'"
-# What may follow a sign in a phone or a number (`runs_as_formula`'s `[0-9 ().-]+`).
-_PHONE_CHARS = "0123456789 ().-"
-
-
-def _sqlite_guarded(text: str) -> str:
-    """SQL: `text` as `guard_cell` writes it (for the tags cell, which is computed in a
-    subquery: testing it outside would compute it twice)."""
-    bare = f"ltrim({text}, '''')"  # the test is on the text after any apostrophes
-    formula = (
-        f"({bare} GLOB '[=@\t\r]*' OR {bare} GLOB '[-+]*' AND NOT ({bare} GLOB '[-+]?*' AND "
-        f"ltrim(substr({bare}, 2), '{_PHONE_CHARS}') = ''))"
-    )
-    return f"CASE WHEN {text} {_GUARD_GLOB} AND {formula} THEN '''' || {text} ELSE {text} END"
-
-
-def _may_need_guard(expression: str) -> str:
-    """SQL: true when `guard_cell` might change the text (a superset of its test: the exact one
-    runs in Python on the rows flagged). For the phone, a sign followed only by phone-or-number
-    characters is left out, as `runs_as_formula` leaves it out: `+60 12-345 6789` is plain."""
-    if expression != '"customers"."phone"':
-        return f"{expression} {_GUARD_GLOB}"
-    number = f"ltrim(substr({expression}, 2), '{_PHONE_CHARS}') = ''"
-    return f"({expression} {_GUARD_GLOB} AND NOT ({expression} GLOB '[-+]?*' AND {number}))"
-
-
-# CSV cells: every text cell quoted, NULL as `""`, numbers bare: what csv.QUOTE_NONNUMERIC
-# writes, so both paths write the same file. RFC 4180 allows quotes around any cell, and
-# SQLite's printf quotes one in a step (`"%w"` doubles its quotes) where testing whether it
-# needs them costs more.
-_CSV_QUOTING: Final = csv.QUOTE_NONNUMERIC
-# Each export column's kind of value: the kind's check decides what its text can hold.
-CELL_KINDS: Final[dict[str, str]] = {
-    "id": "relation",
-    "createdAt": "datetime",
-    "updatedAt": "datetime",
-    "tags": "tags",
-    **{name: field.kind for name, field in CUSTOMER_ATTRIBUTES.items()},
-}
-# Text a check of these kinds passes (an id, a choice, an ISO time) holds no quote and starts
-# with a letter or digit, so it is quoted without escaping and never needs the formula guard;
-# a JSON object starts with `{`. Only free text (`string`) can start with a formula.
-# (tests/services/test_exports.py holds the checks to this.)
-PLAIN_TEXT_KINDS: Final = ("enum", "relation", "datetime")
-_REVENUE_AT: Final = EXPORT_COLUMNS.index("totalRevenue")
-_INVOICES_AT: Final = EXPORT_COLUMNS.index("totalInvoices")
-_FREE_TEXT_AT: Final = tuple(
-    i for i, name in enumerate(EXPORT_COLUMNS) if CELL_KINDS[name] == "string"
-)
-
-
-def _sqlite_csv_projection() -> list[ColumnElement[Any]]:
-    """The CSV line as SQLite can write it (bytes), then `unsettled`: NULL when the line is
-    final, else the record's totalRevenue, for `_settled_line` to finish the line. A line is
-    unsettled when a free-text cell may need the formula guard, or when printf's 15 digits
-    would not be the number `repr` writes."""
-    formats: list[str] = []
-    values: list[str] = []
-    free_texts: list[str] = []
-    for name in EXPORT_COLUMNS:
-        column = f'"customers"."{name}"'
-        kind = CELL_KINDS[name]
-        if kind == "tags":
-            joined = _sqlite_guarded(f"group_concat(value, '{TAG_SEPARATOR}')")
-            tags = f"(SELECT {joined} FROM {_TAG_ITEMS})"
-            formats.append('"%w"')
-            values.append(f"CASE WHEN {_HAS_TAG_LIST} THEN coalesce({tags}, '') ELSE '' END")
-        elif kind == "float":
-            formats.append("%!.15g")
-            values.append(column)
-        elif kind == "int":
-            formats.append("%s")
-            values.append(column)
-        elif kind in PLAIN_TEXT_KINDS:
-            formats.append('"%s"')  # printf writes NULL as nothing
-            values.append(column)
-        else:
-            formats.append('"%w"')  # and NULL as `(NULL)`
-            values.append(f"coalesce({column}, '')")
-            if kind == "string":
-                free_texts.append(column)
-    line = f"CAST(printf('{','.join(formats)}', {', '.join(values)}) AS BLOB)"
-    unsettled = " OR ".join([*map(_may_need_guard, free_texts), f"NOT {_REVENUE_AS_REPR}"])
-    return [
-        literal_column(line).label("line"),
-        literal_column(f"CASE WHEN {unsettled} THEN {_REVENUE} END").label("unsettled"),
-    ]
-
-
-def _settled_line(line: bytes, revenue: float) -> bytes:
-    """A line SQLite left unsettled, finished: free text guarded where `guard_cell` says so,
-    totalRevenue as `repr` writes it."""
-    cells: list[Any] = next(csv.reader([line.decode()]))
-    for i in _FREE_TEXT_AT:
-        cells[i] = guard_cell(cells[i])
-    cells[_REVENUE_AT] = revenue
-    invoices = cells[_INVOICES_AT]
-    cells[_INVOICES_AT] = int(invoices) if invoices.isdigit() else float(invoices)
-    text = io.StringIO()
-    csv.writer(text, quoting=_CSV_QUOTING, lineterminator="").writerow(cells)
-    return text.getvalue().encode()
-
-
 def _csv_lines(conn: Connection, principal: Principal, plan: ExportPlan) -> Iterator[list[bytes]]:
     """SQLite's CSV lines in keyset batches; the few it leaves unsettled are finished here."""
-    for rows in _keyset_batches(conn, principal, plan, _sqlite_csv_projection()):
+    for rows in _keyset_batches(conn, principal, plan, export_sqlite.csv_line()):
         lines = list(map(itemgetter(0), rows))
         unsettled = list(map(itemgetter(1), rows))
         if unsettled.count(None) < len(rows):  # C loops: a test per row in Python costs more
             for i, revenue in enumerate(unsettled):
                 if revenue is not None:
-                    lines[i] = _settled_line(lines[i], revenue)
+                    lines[i] = export_sqlite.settled_line(lines[i], revenue)
         yield lines
 
 
@@ -374,7 +230,7 @@ def _json_documents(
         for batch in export_batches(conn, principal, plan):
             yield [_json_object(values) for values in batch]
         return
-    for rows in _keyset_batches(conn, principal, plan, [_sqlite_json_object()]):
+    for rows in _keyset_batches(conn, principal, plan, [export_sqlite.json_document()]):
         yield list(map(itemgetter(0), rows))
 
 
@@ -462,7 +318,7 @@ def _csv_file(cells: Iterable[Sequence[Any]]) -> Iterator[bytes]:
     """The CSV file of `cells`: batches of rows ready for the csv module, as `_text_cells`
     makes them (text guarded, numbers as numbers)."""
     text = io.StringIO()
-    writer = csv.writer(text, quoting=_CSV_QUOTING, lineterminator="\r\n")
+    writer = csv.writer(text, quoting=CSV_QUOTING, lineterminator="\r\n")
     text.write(_CSV_HEADER)
     for batch in cells:
         writer.writerows(batch)

@@ -12,6 +12,7 @@ so they are written as they are.
 
 from __future__ import annotations
 
+import csv
 import re
 from typing import Final
 
@@ -24,6 +25,10 @@ EXPORT_COLUMNS: Final = ("id", *CUSTOMER_ATTRIBUTES, "tags", "createdAt", "updat
 JSON_FIELDS: Final = ("notes", "metadata")
 DATETIME_FIELDS: Final = ("lastContactAt", "nextFollowUpAt")
 TAG_SEPARATOR: Final = ";"
+# CSV cells: every text cell quoted, an empty one as `""`, numbers bare. RFC 4180 allows quotes
+# around any cell, and SQLite's printf quotes one in a step (`"%w"` doubles its quotes) where
+# testing whether it needs them costs more (`services.export_sqlite`).
+CSV_QUOTING: Final = csv.QUOTE_NONNUMERIC
 
 _PHONE_OR_NUMBER = re.compile(r"[0-9 ().-]+\Z")
 _FORMULA_START = frozenset("=@\t\r")
