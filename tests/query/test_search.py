@@ -193,6 +193,25 @@ def test_offset_pages_through_tiers(database, people, run):
         assert [r["id"] for r in page.rows] == expected[offset : offset + 4]
 
 
+def test_only_the_tiers_a_page_reaches_are_built(database, people, run, monkeypatch):
+    """A tier's statements are built when it is first read: here tier 1 ("Tan ...": names
+    that start with the word) fills the page, so tier 2 is never built."""
+    built: list[int | None] = []
+    statements = compiler._Builder._statements
+
+    def counting(builder, segment):
+        built.append(segment.tier)
+        return statements(builder, segment)
+
+    monkeypatch.setattr(compiler._Builder, "_statements", counting)
+    page = run("q=tan&limit=2&total=false")
+    assert names(page) == ["Tan", "Tan"]
+    assert built == [0]  # the exact name "Tan" fills the page
+    built.clear()
+    assert len(run("q=tan&limit=5&total=false").rows) == 5
+    assert 2 not in built and 1 in built
+
+
 def test_find_cursor_ranks_the_row(database, people):
     query = ListQuery(search="tan", limit=3)
     expected = [r["id"] for r in expected_ranked(people, "tan")]

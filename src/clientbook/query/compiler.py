@@ -75,7 +75,13 @@ from clientbook.query.model import (
 )
 from clientbook.query.ordering import Key, Ordering, ordering_for
 from clientbook.query.predicates import check_query, compile_filter
-from clientbook.query.reading import ListPlan, Page, SegmentPlan, read_segments
+from clientbook.query.reading import (
+    ListPlan,
+    Page,
+    SegmentPlan,
+    SegmentStatements,
+    read_segments,
+)
 from clientbook.query.search import (
     FTS_TABLE,
     SearchTerms,
@@ -247,6 +253,9 @@ class _Builder:
     # Segments.
 
     def segment(self, segment: Segment) -> SegmentPlan:
+        return SegmentPlan(segment.tier, lambda: self._statements(segment))
+
+    def _statements(self, segment: Segment) -> SegmentStatements:
         if not self.searching:
             return self._plain(segment, [])
         if not self.streams:
@@ -257,19 +266,19 @@ class _Builder:
             return self._fts_driven(segment)
         return self._pg_search(segment)
 
-    def _plain(self, segment: Segment, extra: list[ColumnElement[bool]]) -> SegmentPlan:
+    def _plain(self, segment: Segment, extra: list[ColumnElement[bool]]) -> SegmentStatements:
         seq = self.table.c.seq
         bounds = [self.bound(b, seq) for b in segment.bounds]
         statement = self.select(self.table, [*self.row_filters, *extra, *bounds], seq)
-        return SegmentPlan(segment.tier, statement)
+        return SegmentStatements(statement)
 
-    def _fts_driven(self, segment: Segment) -> SegmentPlan:
+    def _fts_driven(self, segment: Segment) -> SegmentStatements:
         seq = self.seq_expr(from_fts=True)
         joined = self.table.join(FTS_TABLE, FTS_TABLE.c.rowid == self.table.c.seq)
         where = [fts_match(self._fts_expression(segment.tier)), *self._not_exact_name(segment)]
         bounds = [self.bound(b, seq) for b in segment.bounds]
         statement = self.select(joined, [*where, *self.filters, *bounds], seq)
-        return SegmentPlan(segment.tier, statement)
+        return SegmentStatements(statement)
 
     def _fts_expression(self, tier: int | None) -> str:
         everything = fts_all(self.tokens)
@@ -283,7 +292,7 @@ class _Builder:
             return f"{starts} AND {fts_all(others)}" if others else starts
         return f"({everything}) NOT {starts}"
 
-    def _pg_search(self, segment: Segment) -> SegmentPlan:
+    def _pg_search(self, segment: Segment) -> SegmentStatements:
         """PostgreSQL, a tier in `seq` order. A one-word search streams its candidates from
         the search words' index in that order when the word is long enough, each row checked
         as it comes. Otherwise windows of rows in `seq` order, then the matches left: a single
@@ -302,7 +311,7 @@ class _Builder:
         if prefix is not None:
             stream = words_stream(prefix, lambda column: [self.bound(b, column) for b in seq_keys])
             joined = self.table.join(stream, stream.c.seq == seq)
-            return SegmentPlan(segment.tier, self.select(joined, checked, seq))
+            return SegmentStatements(self.select(joined, checked, seq))
         descending = self.reading.keys[-1].descending
 
         def forced(edge: int | None) -> Select[Any]:
@@ -319,7 +328,7 @@ class _Builder:
 
         statement = self.select(self.table, checked, seq)
         seq_bounds = tuple(self.bound(b, seq) for b in seq_keys)
-        return SegmentPlan(segment.tier, statement, seq_bounds, forced, descending, seq)
+        return SegmentStatements(statement, seq_bounds, forced, descending, seq)
 
     def _tsquery_starts(self, tier: int | None) -> str | None:
         """Tiers 1 and 2 on PostgreSQL: the first word does or does not start with the first

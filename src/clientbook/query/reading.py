@@ -26,18 +26,57 @@ PG_DENSE_MATCHES = 0.002
 
 
 @dataclass(frozen=True)
-class SegmentPlan:
-    """One ordered statement (no LIMIT/OFFSET yet) and the relevance tier of its rows."""
+class SegmentStatements:
+    """One ordered statement (no LIMIT/OFFSET yet), and for a PostgreSQL search in `seq` order
+    the `seq` range of the segment and a builder of the statement with the matches read from
+    an index first (see `compiler._pg_search`), given the `seq` the rows must lie past (None:
+    the whole segment)."""
 
-    tier: int | None
     statement: Select[Any]
-    # PostgreSQL search in `seq` order: the `seq` range of the segment and a builder of the
-    # statement with the matches read from an index first (see `compiler._pg_search`), given
-    # the `seq` the rows must lie past (None: the whole segment).
     seq_bounds: tuple[ColumnElement[bool], ...] = ()
     forced: Callable[[int | None], Select[Any]] | None = None
     seq_descending: bool = False
     seq: ColumnElement[Any] | None = None
+
+
+class SegmentPlan:
+    """One segment of a page: its relevance tier, and its statements, built when first used.
+    A page is nearly always full before the last tiers are reached: a one-word search on
+    PostgreSQL reads 1.5 of its 3 tiers on average, and building a tier's statements costs
+    about as much Python as executing one."""
+
+    __slots__ = ("_build", "_built", "tier")
+
+    def __init__(self, tier: int | None, build: Callable[[], SegmentStatements]) -> None:
+        self.tier = tier
+        self._build = build
+        self._built: SegmentStatements | None = None
+
+    @property
+    def statements(self) -> SegmentStatements:
+        if self._built is None:
+            self._built = self._build()
+        return self._built
+
+    @property
+    def statement(self) -> Select[Any]:
+        return self.statements.statement
+
+    @property
+    def seq_bounds(self) -> tuple[ColumnElement[bool], ...]:
+        return self.statements.seq_bounds
+
+    @property
+    def forced(self) -> Callable[[int | None], Select[Any]] | None:
+        return self.statements.forced
+
+    @property
+    def seq_descending(self) -> bool:
+        return self.statements.seq_descending
+
+    @property
+    def seq(self) -> ColumnElement[Any] | None:
+        return self.statements.seq
 
 
 @dataclass(frozen=True)
