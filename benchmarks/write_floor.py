@@ -45,13 +45,12 @@ from typing import IO, Any
 
 from sqlalchemy import Connection, event
 
-from clientbook.access import SYSTEM
 from clientbook.config import Settings
 from clientbook.db import migrate
 from clientbook.db.engine import Database
 from clientbook.domain.timestamps import to_millis
-from clientbook.services import audit, bulk, demo
-from clientbook.services.bulk import BulkWriter, DeferredIndexes, PreparedBatch, sorting_on_disk
+from clientbook.services import bulk, demo
+from clientbook.services.bulk import PreparedBatch, sorting_on_disk
 
 DEMO_TARGET = 25_000  # customers/s, issue 2
 IMPORT_TARGET = 30_000  # rows/s, issue 6
@@ -189,18 +188,10 @@ class Run:
 
 
 def write(db: Database, plan: demo.DemoPlan, spool: Path, wal: Path) -> Run:
-    """The demo's `_write_transaction` for one transaction holding every customer."""
+    """The demo's `write_transaction` for one transaction holding every customer."""
     ledger = StatementLedger()
     transaction, commit, checkpoint, reading = Cost(), Cost(), Cost(), Cost()
     n = plan.customers
-    # What `demo._write_transaction` expects to come (it decides which tables' indexes wait).
-    coming = {
-        "users": n,
-        "customers": n,
-        "customer_tags": n // 2,
-        "customer_interactions": n // 4,
-        "customer_notes": n // 8,
-    }
     counts = demo.DemoCounts()
     # The floor excludes Python's own overheads: no collector passes over the loaded batches.
     gc.collect()
@@ -210,20 +201,8 @@ def write(db: Database, plan: demo.DemoPlan, spool: Path, wal: Path) -> Run:
             whole = Clock()
             with sorting_on_disk(db, cache_kib=demo.LOAD_CACHE_KIB), db.transaction() as conn:
                 ledger.attach(conn)
-                deferred = DeferredIndexes(conn, coming, unique=True)
-                with deferred, BulkWriter(conn, expected_customers=n) as writer:
-                    for batch in read_batches(source, reading):
-                        writer.write(batch)
-                        counts.add(batch)
-                audit.record(
-                    conn,
-                    SYSTEM,
-                    "demo.generated",
-                    entity_type="demo",
-                    entity_id=None,
-                    changes={k: {"from": 0, "to": v} for k, v in counts.as_dict().items()},
-                    reason=f"write_floor benchmark: {n} customers",
-                )
+                batches = read_batches(source, reading)
+                demo.write_transaction(conn, plan, batches, plan.chunks, counts, 1, None)
                 ledger.detach(conn)
                 wal_bytes = wal.stat().st_size
                 committing = Clock()

@@ -308,14 +308,14 @@ def run_demo(
     with closing(_batches(plan, workers)) as batches:
         for number in range(1, -(-plan.chunks // chunks_per_transaction) + 1):
             with sorting_on_disk(db, cache_kib=LOAD_CACHE_KIB), db.transaction() as conn:
-                _write_transaction(
+                write_transaction(
                     conn, plan, batches, chunks_per_transaction, counts, number, progress
                 )
     db.checkpoint()  # fold the last transactions' WAL into the file: it starts small and whole
     return counts
 
 
-def _write_transaction(
+def write_transaction(
     conn: Connection,
     plan: DemoPlan,
     batches: Iterator[PreparedBatch],

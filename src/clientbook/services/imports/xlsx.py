@@ -17,6 +17,7 @@ import posixpath
 import re
 import zipfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Final
@@ -37,16 +38,22 @@ class XlsxError(ValidationFailed):
         super().__init__({"file": message})
 
 
-def read_rows(path: Path, *, sheet: str | None = None) -> Iterator[list[Any]]:
-    """The rows of the first worksheet (or the one named `sheet`), as lists of cell values:
-    str, float, bool, or None for an empty cell. Missing cells inside a row are None."""
+@contextmanager
+def _worksheet(path: Path, sheet: str | None) -> Iterator[tuple[zipfile.ZipFile, str]]:
+    """The workbook's archive, checked (sizes, entries), and the path of the sheet to read."""
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError):
         raise XlsxError("is not an XLSX workbook (not a zip archive)") from None
     with archive:
         _check_archive(archive)
-        sheet_path = _sheet_path(archive, sheet)
+        yield archive, _sheet_path(archive, sheet)
+
+
+def read_rows(path: Path, *, sheet: str | None = None) -> Iterator[list[Any]]:
+    """The rows of the first worksheet (or the one named `sheet`), as lists of cell values:
+    str, float, bool, or None for an empty cell. Missing cells inside a row are None."""
+    with _worksheet(path, sheet) as (archive, sheet_path):
         strings = _shared_strings(archive)
         yield from _SheetReader(strings).rows(_open_part(archive, sheet_path))
 
@@ -54,13 +61,7 @@ def read_rows(path: Path, *, sheet: str | None = None) -> Iterator[list[Any]]:
 def scan_rows(path: Path, *, sheet: str | None = None) -> Iterator[list[Any] | bool]:
     """What counting rows needs, for a fraction of `read_rows`' cost: the first row's values,
     then for each further row whether any of its cells holds a value (not None, not "")."""
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError):
-        raise XlsxError("is not an XLSX workbook (not a zip archive)") from None
-    with archive:
-        _check_archive(archive)
-        sheet_path = _sheet_path(archive, sheet)
+    with _worksheet(path, sheet) as (archive, sheet_path):
         reader = _SheetReader(_shared_strings(archive))
         texts = reader.row_texts(_open_part(archive, sheet_path))
         first = next(texts, None)
