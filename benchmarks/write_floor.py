@@ -199,7 +199,7 @@ def write(db: Database, plan: demo.DemoPlan, spool: Path, wal: Path) -> Run:
     try:
         with spool.open("rb") as source:
             whole = Clock()
-            with sorting_on_disk(db, cache_kib=demo.LOAD_CACHE_KIB), db.transaction() as conn:
+            with sorting_on_disk(db), db.transaction() as conn:
                 ledger.attach(conn)
                 batches = read_batches(source, reading)
                 demo.write_transaction(conn, plan, batches, plan.chunks, counts, 1, None)
@@ -308,7 +308,7 @@ def describe_machine(db: Database) -> None:
     print(
         f"SQLite {sqlite3.sqlite_version}, Python {sys.version.split()[0]}, "
         f"{os.cpu_count()} CPUs, load average {load}; {pragmas}, "
-        f"cache {demo.LOAD_CACHE_KIB // 1024} MiB and temp_store=FILE during the load"
+        f"cache {bulk.LOAD_CACHE_KIB // 1024} MiB and temp_store=FILE during the load"
     )
 
 

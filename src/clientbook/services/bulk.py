@@ -540,10 +540,16 @@ class DeferredIndexes:
         self.dropped = []
 
 
+# The writer's SQLite page cache during a bulk load, KiB; the sorter of the index rebuilds holds
+# about as much again. The usual 64 MiB put a million-customer demo writer at 210 MB, too near
+# the 300 MB budget with a worker (~90 MB) beside it, and an import's process at 1M near it.
+LOAD_CACHE_KIB = 32 * 1024
+
+
 @contextmanager
-def sorting_on_disk(db: Database, *, cache_kib: int | None = None) -> Iterator[None]:
-    """For a bulk load on SQLite: the writer's temporary storage in files while the block runs
-    (and, given `cache_kib`, its page cache that size).
+def sorting_on_disk(db: Database, *, cache_kib: int = LOAD_CACHE_KIB) -> Iterator[None]:
+    """For a bulk load on SQLite: the writer's temporary storage in files and its page cache of
+    `cache_kib` while the block runs.
 
     With `temp_store=MEMORY` SQLite keeps a CREATE INDEX's whole sort in RAM; `DeferredIndexes`
     rebuilding indexes over a million rows then raised the writer's peak by ~120 MB (a million
@@ -558,13 +564,12 @@ def sorting_on_disk(db: Database, *, cache_kib: int | None = None) -> Iterator[N
         yield
         return
     previous = _pragma(db, "temp_store", "FILE")
-    cache = None if cache_kib is None else _pragma(db, "cache_size", -cache_kib)
+    cache = _pragma(db, "cache_size", -cache_kib)
     try:
         yield
     finally:
         _pragma(db, "temp_store", previous)
-        if cache is not None:
-            _pragma(db, "cache_size", cache)
+        _pragma(db, "cache_size", cache)
 
 
 def _pragma(db: Database, name: str, value: str | int) -> int:

@@ -87,10 +87,6 @@ WORKERS_FROM = 20_000
 # one transaction. Its WAL grows to about the database's size (2.2 GB for a million), folded
 # into the file by the checkpoint at the end (~1 s here).
 TRANSACTION_SIZE = 1_000_000
-# The writer's SQLite page cache during the load, KiB; the sorter of the index rebuilds holds
-# about as much again. The usual 64 MiB put a million-customer writer at 210 MB, too near the
-# 300 MB budget with a worker (~90 MB) beside it.
-LOAD_CACHE_KIB = 32 * 1024
 
 Progress = Callable[[int, int], None]
 
@@ -307,7 +303,7 @@ def run_demo(
     chunks_per_transaction = max(1, transaction_size // plan.chunk_size)
     with closing(_batches(plan, workers)) as batches:
         for number in range(1, -(-plan.chunks // chunks_per_transaction) + 1):
-            with sorting_on_disk(db, cache_kib=LOAD_CACHE_KIB), db.transaction() as conn:
+            with sorting_on_disk(db), db.transaction() as conn:
                 write_transaction(
                     conn, plan, batches, chunks_per_transaction, counts, number, progress
                 )

@@ -139,7 +139,6 @@ class _RowChecker:
     principal: Principal
     region: str
     now: datetime
-    formatted: dict[datetime, str | None] = field(default_factory=dict)
 
     def __call__(self, number: int, body: RowBody) -> _Checked:
         if body.errors:
@@ -160,7 +159,7 @@ class _RowChecker:
             created_by=self.principal.user_id,
             default_region=self.region,
         )
-        changes: dict[str, Any] = {**_created(values, self.formatted), "userId": _OWNER_SLOT}
+        changes: dict[str, Any] = {**_created(values), "userId": _OWNER_SLOT}
         return _Checked(number, body.data, {}, customer, orjson.dumps(changes).decode())
 
 
@@ -207,7 +206,6 @@ class Importer:
         self.known = _Known()
         self._staff_ids: set[str] | None = None
         self.sqlite = conn.dialect.name == "sqlite"
-        self._formatted: dict[datetime, str | None] = {}
 
     # --- the batch loop ------------------------------------------------------------------------
 
@@ -323,9 +321,7 @@ class Importer:
         customer["userId"] = owner_id
         audit_rows = []
         if user is not None:
-            account = _created(
-                {k: user[k] for k in ("email", "name", "role", "status")}, self._formatted
-            )
+            account = _created({k: user[k] for k in ("email", "name", "role", "status")})
             audit_rows.append(self._audit("user.created", "user", user["id"], account))
         created = self._audit("customer.created", "customer", record_id, None)
         created["changes"] = _changes_text(owner_id, changes)
@@ -506,18 +502,20 @@ def _check_fields(
     assert_can_set_customer_fields(principal, names, creating=current is None)
 
 
-def _created(values: dict[str, Any], formatted: dict[datetime, str | None]) -> audit.Changes:
+# An instant is formatted once while it recurs (most rows share `now`). Bounded: a file's own
+# dates are mostly distinct, and a memo of every one held ~200 MB on a million rows.
+_format_instant = lru_cache(maxsize=1024)(format_datetime)
+
+
+def _created(values: dict[str, Any]) -> audit.Changes:
     """`audit.diff({}, values)`, what a single create records, built for a million rows:
-    every set field from None; an instant is formatted once (most rows share `now`)."""
+    every set field from None."""
     changes: audit.Changes = {}
     for name, value in values.items():
         if value is None:
             continue
         if value.__class__ is datetime:
-            text = formatted.get(value)
-            if text is None:
-                text = formatted[value] = format_datetime(value)
-            value = text
+            value = _format_instant(value)
         changes[name] = {"from": None, "to": value}
     return changes
 
