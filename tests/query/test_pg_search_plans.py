@@ -47,7 +47,9 @@ def test_no_search_statement_computes_to_tsvector(conn, query):
         CUSTOMERS, parse_list_query(CUSTOMERS, parse_params(query)), dialect="postgresql"
     )
     statements = [s.statement for s in plan.segments]
-    statements += [s.forced(None) for s in plan.segments if s.forced is not None]
+    statements += [
+        s.statements.forced(None) for s in plan.segments if s.statements.forced is not None
+    ]
     assert plan.count is not None
     for statement in [*statements, plan.count]:
         text = plan_of(conn, statement)
@@ -70,7 +72,7 @@ def test_several_words_and_sorted_searches_read_the_gin_index(conn, query):
     """The GIN bitmap intersects several words without reading every record of each; under
     an explicit sort every match is read anyway."""
     searched = [s for s in _plan(query).segments if s.tier != 0]
-    read_by_index = [s.forced(None) for s in searched if s.forced is not None]
+    read_by_index = [s.statements.forced(None) for s in searched if s.statements.forced is not None]
     if not read_by_index:  # under an explicit sort the matches are materialised first
         read_by_index = [s.statement for s in searched]
     for statement in read_by_index:
@@ -113,7 +115,7 @@ def test_one_word_tiers_stream_from_the_words_index_in_seq_order(conn):
 def test_a_short_word_reads_its_matches_from_the_words_index(conn):
     """A word under three letters cannot stream: windows, then every match from the index."""
     tiers = _tiers("q=t")
-    first, rest = tiers[1].forced, tiers[2].forced
+    first, rest = tiers[1].statements.forced, tiers[2].statements.forced
     assert first is not None and rest is not None
     # Tier 1: the marker (which implies `t`); tier 2: the word, except the marker.
     one, two = plan_of(conn, first(None)), plan_of(conn, rest(None))

@@ -358,7 +358,7 @@ def clean_record(fields: Mapping[str, Field], data: Any) -> tuple[dict[str, Any]
     errors: dict[str, str] = {}
     lookup = fields.get
     for key, value in data.items():
-        field = lookup(key) if type(key) is str or isinstance(key, str) else None
+        field = lookup(key) if isinstance(key, str) else None
         if field is None:
             errors[str(key)] = "unknown field"
         elif value is None:

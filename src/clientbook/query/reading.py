@@ -62,22 +62,6 @@ class SegmentPlan:
     def statement(self) -> Select[Any]:
         return self.statements.statement
 
-    @property
-    def seq_bounds(self) -> tuple[ColumnElement[bool], ...]:
-        return self.statements.seq_bounds
-
-    @property
-    def forced(self) -> Callable[[int | None], Select[Any]] | None:
-        return self.statements.forced
-
-    @property
-    def seq_descending(self) -> bool:
-        return self.statements.seq_descending
-
-    @property
-    def seq(self) -> ColumnElement[Any] | None:
-        return self.statements.seq
-
 
 @dataclass(frozen=True)
 class ListPlan:
@@ -121,8 +105,8 @@ def read_segments(conn: Connection, plan: ListPlan, offset: int, need: int) -> R
         wanted = need - len(rows)
         if wanted <= 0:
             break
-        if segment.forced is not None and offset == 0:
-            found = _read_windowed(conn, segment, wanted)
+        if segment.statements.forced is not None and offset == 0:
+            found = _read_windowed(conn, segment.statements, wanted)
         else:
             found = _fetch(conn, segment.statement, offset, wanted)
             if not found and offset:
@@ -134,7 +118,9 @@ def read_segments(conn: Connection, plan: ListPlan, offset: int, need: int) -> R
     return rows
 
 
-def _read_windowed(conn: Connection, segment: SegmentPlan, wanted: int) -> list[dict[str, Any]]:
+def _read_windowed(
+    conn: Connection, segment: SegmentStatements, wanted: int
+) -> list[dict[str, Any]]:
     """PostgreSQL search in `seq` order: scan windows of rows in `seq` order with the match as a
     filter while matches are dense enough to fill the page soon (each window sized from the
     hit rate so far); once they are sparse, read the rest from an index (`forced`)."""
