@@ -68,29 +68,29 @@ _REVENUE_AS_REPR = (
 # SQL: the text starts with a character that can make `guard_cell` change it (GLOB takes a
 # leading `-` in a class literally; tab and CR are written as themselves).
 _GUARD_GLOB = "GLOB '[-=@+''\t\r]*'"
-# What may follow a sign in a phone or a number (`runs_as_formula`'s `[0-9 ().-]+`).
-_PHONE_CHARS = "0123456789 ().-"
+
+
+def _signed_number(text: str) -> str:
+    """SQL: `text` is a sign followed only by phone-or-number characters (`runs_as_formula`'s
+    `[0-9 ().-]+`), which a spreadsheet does not run: `+60 12-345 6789`."""
+    return f"({text} GLOB '[-+]?*' AND ltrim(substr({text}, 2), '0123456789 ().-') = '')"
 
 
 def _sqlite_guarded(text: str) -> str:
     """SQL: `text` as `guard_cell` writes it (for the tags cell, which is computed in a
     subquery: testing it outside would compute it twice)."""
     bare = f"ltrim({text}, '''')"  # the test is on the text after any apostrophes
-    formula = (
-        f"({bare} GLOB '[=@\t\r]*' OR {bare} GLOB '[-+]*' AND NOT ({bare} GLOB '[-+]?*' AND "
-        f"ltrim(substr({bare}, 2), '{_PHONE_CHARS}') = ''))"
-    )
+    formula = f"({bare} GLOB '[=@\t\r]*' OR {bare} GLOB '[-+]*' AND NOT {_signed_number(bare)})"
     return f"CASE WHEN {text} {_GUARD_GLOB} AND {formula} THEN '''' || {text} ELSE {text} END"
 
 
 def _may_need_guard(expression: str) -> str:
     """SQL: true when `guard_cell` might change the text (a superset of its test: the exact one
     runs in Python on the rows flagged). For the phone, a sign followed only by phone-or-number
-    characters is left out, as `runs_as_formula` leaves it out: `+60 12-345 6789` is plain."""
+    characters is left out, as `runs_as_formula` leaves it out."""
     if expression != '"customers"."phone"':
         return f"{expression} {_GUARD_GLOB}"
-    number = f"ltrim(substr({expression}, 2), '{_PHONE_CHARS}') = ''"
-    return f"({expression} {_GUARD_GLOB} AND NOT ({expression} GLOB '[-+]?*' AND {number}))"
+    return f"({expression} {_GUARD_GLOB} AND NOT {_signed_number(expression)})"
 
 
 # Each export column's kind of value: the kind's check decides what its text can hold.
