@@ -19,6 +19,7 @@ from clientbook.query.model import (
     Op,
     Sort,
 )
+from clientbook.query.reading import LeadCounts
 from tests.query import reference
 from tests.query.rows import BASE_TIME, add_customers, add_users, at
 
@@ -479,3 +480,12 @@ def test_build_list_needs_no_connection(database):
     assert "ORDER BY customers.name ASC, customers.seq ASC" in sql
     plan = build_list(CUSTOMERS, ListQuery(sort=(Sort("company", True),)), dialect="postgresql")
     assert "customers.company DESC NULLS LAST" in str(plan.segments[0].statement)
+
+
+@pytest.mark.parametrize(
+    ("total", "named", "first", "tiers"),
+    [(0, False, 0, {None}), (5, False, 5, {1, None}), (5, True, 2, {0, 1, 2, None})],
+)
+def test_lead_counts_keep_the_tiers_that_may_hold_rows(total, named, first, tiers):
+    counts = LeadCounts(total, named, first)
+    assert {t for t in (0, 1, 2, None) if counts.may_hold(t)} == tiers

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Select, event
 from clientbook.query.compiler import build_list, run_list
 from clientbook.query.fields import CUSTOMERS
 from clientbook.query.native import parse_list_query
+from clientbook.query.reading import Page
 from tests.conftest import BACKENDS
 from tests.query.conftest import parse_params
 from tests.query.rows import add_customers
@@ -132,18 +133,45 @@ def test_a_one_word_total_comes_first_with_tier_0s_existence(database_url, query
     assert _plan(f"{query}&total=false").lead is None
 
 
+def _statements_of(database, query: str) -> tuple[list[str], Page]:
+    """The statements `query` ran, each with its parameters, and its page."""
+    statements: list[str] = []
+    with database.read() as conn:
+        event.listen(
+            conn, "before_cursor_execute", lambda *args: statements.append(f"{args[2]} {args[3]}")
+        )
+        page = run_list(conn, CUSTOMERS, parse_list_query(CUSTOMERS, parse_params(query)))
+    return statements, page
+
+
 def test_an_empty_tier_0_costs_no_statement(database, with_rows):
     """`siti` is nobody's whole name: the lead statement says so, and no statement looks for
     one; `Siti Aminah` is, and its tier is read."""
-    statements: list[str] = []
-    with database.read() as conn:
-        event.listen(conn, "before_cursor_execute", lambda *args: statements.append(args[2]))
-        page = run_list(conn, CUSTOMERS, parse_list_query(CUSTOMERS, parse_params("q=siti")))
-        assert page.total == 25 and len(page.rows) == 25
-        # The lead, then tiers 1 and 2 (a page of 25 reads 26 rows: tier 1 holds 25).
-        assert len(statements) == 3
-        rows_by_name = [s for s in statements[1:] if "customers.name IN" in s]
-        assert rows_by_name == []  # the lead's EXISTS looked for a whole name; nothing else
-        statements.clear()
-        whole = parse_list_query(CUSTOMERS, parse_params("q=Siti Aminah"))
-        assert run_list(conn, CUSTOMERS, whole).rows[0]["name"] == "Siti Aminah"
+    statements, page = _statements_of(database, "q=siti")
+    assert page.total == 25 and len(page.rows) == 25
+    rows_by_name = [s for s in statements[1:] if "customers.name IN" in s]
+    assert rows_by_name == []  # the lead's EXISTS looked for a whole name; nothing else
+    _, page = _statements_of(database, "q=Siti Aminah")
+    assert page.rows[0]["name"] == "Siti Aminah"
+
+
+def test_tiers_the_lead_counts_empty_cost_no_statement(database, with_rows):
+    """The lead also counts the records whose first word starts with the word (tier 1): every
+    `siti` is a first word, so tier 2 has nothing; no `aminah` is, so tier 1 has nothing."""
+    statements, page = _statements_of(database, "q=siti")
+    assert len(statements) == 2  # the lead, then tier 1 (26 rows asked, 25 found)
+    assert "'^si'" in statements[1] and "!'^siti':*" not in statements[1]
+    statements, page = _statements_of(database, "q=amin")
+    assert page.total == 25 and {row["name"] for row in page.rows} == {"Siti Aminah"}
+    assert len(statements) == 2  # the lead, then tier 2 alone
+    assert "'ami'" in statements[1] and "!'^amin':*" in statements[1]
+    statements, page = _statements_of(database, "q=tan")
+    assert page.total == 75 and len(statements) == 3  # `Tan Mei Ling` first, then the others
+    assert [row["name"] for row in page.rows] == ["Tan Mei Ling"] * 25
+
+
+def test_tier_0_reads_the_names_from_their_index_first(conn):
+    """Walking the primary key and testing each name tested 12,351 rows for a page of a
+    common whole name on 1M customers (4.4 ms, against 0.7 from the name index)."""
+    text = plan_of(conn, _tiers("q=siti")[0].statement)
+    assert "InitPlan" in text and "ix_customers_name" in text, text

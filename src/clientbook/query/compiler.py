@@ -37,7 +37,6 @@ The same holds for equality filters under a sort on another column: see `walking
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import (
@@ -50,7 +49,6 @@ from sqlalchemy import (
     String,
     any_,
     case,
-    exists,
     false,
     func,
     literal,
@@ -76,6 +74,7 @@ from clientbook.query.model import (
 from clientbook.query.ordering import Key, Ordering, ordering_for
 from clientbook.query.predicates import check_query, compile_filter
 from clientbook.query.reading import (
+    LeadCounts,
     ListPlan,
     Page,
     SegmentPlan,
@@ -84,6 +83,7 @@ from clientbook.query.reading import (
 )
 from clientbook.query.search import (
     FTS_TABLE,
+    Lead,
     SearchTerms,
     fts_all,
     fts_match,
@@ -91,6 +91,7 @@ from clientbook.query.search import (
     fts_starts,
     matches,
     name_variants,
+    one_word_lead,
     parse_terms,
     prefix_count,
     stream_prefix,
@@ -261,7 +262,7 @@ class _Builder:
         if not self.streams:
             return self._plain(segment, [self._match_materialised()])
         if segment.tier == 0:
-            return self._plain(segment, self._exact_name())
+            return self._plain(segment, [*self._exact_name(), *self._names_first()])
         if self.dialect == "sqlite":
             return self._fts_driven(segment)
         return self._pg_search(segment)
@@ -344,6 +345,16 @@ class _Builder:
             where.append(matches(self.table, self.extra_tokens, self.dialect))
         return where
 
+    def _names_first(self) -> list[ColumnElement[bool]]:
+        """PostgreSQL, tier 0: the records with the name read from its index first. Left to
+        itself the planner walks the primary key testing every name (2,203 records are named
+        `Muhammad` in the 1M demo: it tested 12,351 rows for a page, 4.4 ms, against 0.7)."""
+        if self.dialect != "postgresql":
+            return []
+        assert self.terms is not None
+        named = select(self.table.c.seq).where(self.table.c.name.in_(name_variants(self.terms)))
+        return [self._seq_in(named.correlate(None))]
+
     def _not_exact_name(self, segment: Segment) -> list[ColumnElement[bool]]:
         if segment.tier is None or self.terms is None:
             return []
@@ -377,14 +388,14 @@ class _Builder:
         capped = fts_rowids(fts_all(self.tokens)).limit(DENSE_SEARCH).subquery()
         return select(func.count()).select_from(capped)
 
-    def lead(self) -> Select[Any] | None:
-        """PostgreSQL, one word in relevance order: its total (from the word counts) and
-        whether any name is the query exactly, in one statement. Tier 0 is nearly always
-        empty, and then costs no statement of its own."""
+    def lead(self) -> Lead | None:
+        """PostgreSQL, one word in relevance order: its total and the records whose first word
+        starts with it (from the word counts), and whether any name is the query exactly, in
+        one statement (a `LeadCounts`): a tier they show to be empty costs no statement."""
         word = self._counted_word()
         if self.dialect != "postgresql" or not self.streams or word is None or self.terms is None:
             return None
-        return select(prefix_count(word), exists().where(*self._exact_name()))
+        return one_word_lead(self.table, self.terms)
 
     # The count.
 
@@ -459,9 +470,8 @@ def run_list(
             plan = build_list(resource, query, dialect="sqlite", dense_filter=True)
     total = None
     if plan.lead is not None:
-        total, named = conn.execute(plan.lead).one()
-        if not named:
-            plan = replace(plan, segments=tuple(s for s in plan.segments if s.tier != 0))
+        counts = LeadCounts(*conn.execute(plan.lead.statement, plan.lead.params).one())
+        total, plan = counts.total, plan.led(counts)
     read = read_segments(conn, plan, query.offset, query.limit + 1)
     more = len(read) > query.limit
     read = read[: query.limit]

@@ -39,6 +39,7 @@ phone starting with 0).
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from collections.abc import Callable
@@ -52,11 +53,14 @@ from sqlalchemy import (
     Integer,
     Select,
     Table,
+    TableClause,
     Text,
     and_,
+    bindparam,
     cast,
     column,
     except_,
+    exists,
     false,
     func,
     literal,
@@ -235,12 +239,50 @@ def _records_with(prefix: str, limits: SeqLimits = _no_limits) -> Select[Any]:
 def prefix_count(prefix: str) -> ScalarSelect[Any]:
     """How many records have a word starting with `prefix`, from the counts per (word, lcp):
     one row per distinct word, not one per record (see migration 0006)."""
-    parts = [
-        select(t.c.n).where(_starts(t.c.word, prefix), t.c.lcp < len(prefix)) for t in WORD_COUNTS
-    ]
+    return _prefix_count(literal(prefix, Text), literal(len(prefix), Integer))
+
+
+def _prefix_count(prefix: ColumnElement[str], length: ColumnElement[int]) -> ScalarSelect[Any]:
+    def starting(t: TableClause) -> Select[Any]:
+        return select(t.c.n).where(t.c.word.bool_op("^@")(prefix), t.c.lcp < length)
+
     # sum() of bigints is numeric: cast back, so that a driver hands back an int.
     summed: Select[Any] = select(cast(func.coalesce(func.sum(literal_column("n")), 0), BigInteger))
-    return summed.select_from(union_all(*parts).subquery()).scalar_subquery()
+    return summed.select_from(union_all(*map(starting, WORD_COUNTS)).subquery()).scalar_subquery()
+
+
+@dataclass(frozen=True, slots=True)
+class Lead:
+    """A statement and the values of its parameters."""
+
+    statement: Select[Any]
+    params: dict[str, Any]
+
+
+@functools.cache
+def _lead_statement(searched: Table) -> Select[Any]:
+    # Built once, with parameters: building it anew took more Python than executing it.
+    counts = [
+        _prefix_count(bindparam(f"{name}_prefix", type_=Text), bindparam(f"{name}_length"))
+        for name in ("word", "first")
+    ]
+    named = exists().where(searched.c.name.in_(bindparam("names", expanding=True)))
+    return select(counts[0], named, counts[1])
+
+
+def one_word_lead(searched: Table, terms: SearchTerms) -> Lead:
+    """A one-word search's total, whether some name is the query exactly, and how many records'
+    first word starts with the word (`reading.LeadCounts`), in one statement."""
+    word = terms.tokens[0]
+    first = FIRST_WORD_MARK + word
+    params = {
+        "word_prefix": word,
+        "word_length": len(word),
+        "first_prefix": first,
+        "first_length": len(first),
+        "names": list(name_variants(terms)),
+    }
+    return Lead(_lead_statement(searched), params)
 
 
 def stream_prefix(token: str, tier: int | None) -> str | None:
