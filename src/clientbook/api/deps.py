@@ -13,8 +13,8 @@ A cookie-authenticated POST/PUT/PATCH/DELETE must carry `X-CSRF-Token` (403 `csr
 otherwise); header credentials are exempt, since a browser never adds them on its own. The
 check runs inside `get_principal`, so every route that asks for a principal is covered.
 
-The lookup is one indexed SELECT (`Database.lookup`: on PostgreSQL one round trip), run on the
-event loop like the routes' own short reads (in the thread pool only while long work holds
+The lookup is one indexed SELECT (on PostgreSQL one round trip: reads run in autocommit), run
+on the event loop like the routes' own short reads (in the thread pool only while long work holds
 every pooled connection); the only write is `lastUsedAt`, at most once per credential per
 5 minutes, after the response.
 """
@@ -80,13 +80,13 @@ def credentials_of(request: Request) -> auth.Credentials:
 
 async def _look_up(db: Database, query: Callable[[Connection], T]) -> T:
     if auth.reads_without_waiting(db):
-        with db.lookup() as conn:
+        with db.read() as conn:
             return query(conn)
     return await run_in_threadpool(_look_up_in_thread, db, query)
 
 
 def _look_up_in_thread(db: Database, query: Callable[[Connection], T]) -> T:
-    with db.lookup() as conn:
+    with db.read() as conn:
         return query(conn)
 
 
