@@ -91,8 +91,8 @@ def period_terms(
 
 @dataclass(frozen=True)
 class _Split:
-    # ('YYYY-MM-DD' of the first whole day or None: unbounded, the same of the first day past
-    # them), or None: both ends fall in one UTC day, which `partial` counts alone.
+    # The whole UTC days inside: ('YYYY-MM-DD' of the first, of the first day after them; None
+    # for an unbounded end), or None when both ends fall in one UTC day (`partial` counts it).
     whole_days: tuple[str | None, str | None] | None
     partial: list[Term]
 

@@ -218,8 +218,9 @@ def _no_limits(_seq: ColumnElement[Any]) -> list[ColumnElement[bool]]:
     return []
 
 
-def _starts(word: ColumnElement[Any], prefix: str) -> ColumnElement[bool]:
-    return word.bool_op("^@")(literal(prefix, Text))
+def _starts(word: ColumnElement[Any], prefix: str | ColumnElement[str]) -> ColumnElement[bool]:
+    value = literal(prefix, Text) if isinstance(prefix, str) else prefix
+    return word.bool_op("^@")(value)
 
 
 def _records_with(prefix: str, limits: SeqLimits = _no_limits) -> Select[Any]:
@@ -244,7 +245,7 @@ def prefix_count(prefix: str) -> ScalarSelect[Any]:
 
 def _prefix_count(prefix: ColumnElement[str], length: ColumnElement[int]) -> ScalarSelect[Any]:
     def starting(t: TableClause) -> Select[Any]:
-        return select(t.c.n).where(t.c.word.bool_op("^@")(prefix), t.c.lcp < length)
+        return select(t.c.n).where(_starts(t.c.word, prefix), t.c.lcp < length)
 
     # sum() of bigints is numeric: cast back, so that a driver hands back an int.
     summed: Select[Any] = select(cast(func.coalesce(func.sum(literal_column("n")), 0), BigInteger))
