@@ -98,6 +98,16 @@ def _read_password(prompt: bool) -> str:
     return line
 
 
+# One process serves on asyncio's own loop, not uvloop: saturated by 16 connections, uvloop
+# left some of them unread for up to 0.8 s while it served the others (their requests sat in
+# the socket: lists on PostgreSQL at p50 62-79 ms had p99 364-436 ms), where asyncio takes the
+# connections in turn (p99 86-103 ms) at the same throughput. Several workers keep uvloop
+# ("auto"): asyncio's accept loop takes every pending connection at once, so one worker could
+# take all 16 of a burst and serve alone (one run in two: 244 req/s against 455), and it leaves
+# TCP_NODELAY unset on the sockets uvicorn shares between workers (~40 ms a response).
+SINGLE_PROCESS_LOOP = "asyncio"
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
@@ -134,6 +144,7 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,
+        loop=SINGLE_PROCESS_LOOP if workers == 1 else "auto",
         # A spawned worker answers the supervisor's ping only once a fresh interpreter has
         # imported uvicorn: on a busy machine that exceeds uvicorn's 5 s, and every worker
         # would be killed as hung and restarted, over and over.

@@ -165,6 +165,9 @@ def test_serve_logs_json_lines_and_turns_off_uvicorn_access_log(
     assert result.exit_code == 0, result.output
     assert seen["access_log"] is False
     assert seen["timeout_graceful_shutdown"] == 7
+    # One process runs asyncio's loop: uvloop left some of 16 busy connections unread for
+    # up to 0.8 s (see `cli.SINGLE_PROCESS_LOOP`).
+    assert seen["loop"] == "asyncio"
     assert seen["log_config"] == logging_config("INFO")
     config = logging_config("INFO")
     assert config["loggers"]["uvicorn.access"]["propagate"] is False
