@@ -10,9 +10,9 @@ round trips around a short read are cut:
   server dropped while it was in use fails its statement, and SQLAlchemy then replaces every
   connection opened before it (as after a failed ping);
 * `read()` runs its statements in autocommit: under READ COMMITTED each statement is its own
-  snapshot anyway, so the transaction bought nothing and cost a BEGIN and a ROLLBACK, ~180 µs
-  of every request (twice for a list: the credential lookup, then the page). Reads take no
-  transaction-scoped setting (`SET LOCAL`); writes have their transaction.
+  snapshot anyway, so a transaction bought nothing and cost a BEGIN and a ROLLBACK, ~180 µs
+  a read (the credential lookups already ran so; the routes' own reads did not). Reads take
+  no transaction-scoped setting (`SET LOCAL`); writes have their transaction.
 """
 
 from __future__ import annotations
