@@ -157,7 +157,8 @@ def test_an_empty_tier_0_costs_no_statement(database, with_rows):
 
 def test_tiers_the_lead_counts_empty_cost_no_statement(database, with_rows):
     """The lead also counts the records whose first word starts with the word (tier 1): every
-    `siti` is a first word, so tier 2 has nothing; no `aminah` is, so tier 1 has nothing."""
+    `siti` is a first word, so tier 2 has nothing; no first word starts with `amin`, so tier 1
+    has nothing."""
     statements, page = _statements_of(database, "q=siti")
     assert len(statements) == 2  # the lead, then tier 1 (26 rows asked, 25 found)
     assert "'^si'" in statements[1] and "!'^siti':*" not in statements[1]
