@@ -262,7 +262,7 @@ class _Builder:
         if not self.streams:
             return self._plain(segment, [self._match_materialised()])
         if segment.tier == 0:
-            return self._plain(segment, [*self._exact_name(), *self._names_first()])
+            return self._plain(segment, self._exact_name())
         if self.dialect == "sqlite":
             return self._fts_driven(segment)
         return self._pg_search(segment)
@@ -339,21 +339,18 @@ class _Builder:
         return tsquery_starts(self.terms.tokens[0], negated=tier == 2)
 
     def _exact_name(self) -> list[ColumnElement[bool]]:
+        """Tier 0: the name is the query exactly (and the other words match). On PostgreSQL the
+        records with the name are read from its index first: left to itself the planner walks
+        the primary key testing every name (2,203 records are named `Muhammad` in the 1M demo:
+        it tested 12,351 rows for a page, 4.4 ms, against 0.7)."""
         assert self.terms is not None
-        where: list[ColumnElement[bool]] = [self.table.c.name.in_(name_variants(self.terms))]
+        named = self.table.c.name.in_(name_variants(self.terms))
+        where: list[ColumnElement[bool]] = [named]
         if self.extra_tokens:
             where.append(matches(self.table, self.extra_tokens, self.dialect))
+        if self.dialect == "postgresql":
+            where.append(self._seq_in(select(self.table.c.seq).where(named).correlate(None)))
         return where
-
-    def _names_first(self) -> list[ColumnElement[bool]]:
-        """PostgreSQL, tier 0: the records with the name read from its index first. Left to
-        itself the planner walks the primary key testing every name (2,203 records are named
-        `Muhammad` in the 1M demo: it tested 12,351 rows for a page, 4.4 ms, against 0.7)."""
-        if self.dialect != "postgresql":
-            return []
-        assert self.terms is not None
-        named = select(self.table.c.seq).where(self.table.c.name.in_(name_variants(self.terms)))
-        return [self._seq_in(named.correlate(None))]
 
     def _not_exact_name(self, segment: Segment) -> list[ColumnElement[bool]]:
         if segment.tier is None or self.terms is None:
