@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from urllib.parse import parse_qsl
 
+import orjson
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -48,6 +49,8 @@ console = Console()
 err_console = Console(stderr=True)
 T = TypeVar("T")
 WORKER_HEALTHCHECK_SECONDS = 60
+# A terminal shows this many failed rows; `--report FILE` keeps every listed one.
+TERMINAL_FAILURES = 50
 
 EXIT_CODES: dict[type[errors.DomainError], int] = {
     errors.ValidationFailed: 2,
@@ -331,7 +334,7 @@ def _transfer_progress() -> Progress:
     )
 
 
-def _print_import_report(report: ImportReport) -> None:
+def _print_import_report(report: ImportReport, *, saved_to: Path | None) -> None:
     summary = Table("rows", "created", "updated", "unchanged", "failed", "applied")
     summary.add_row(str(report.total_rows), str(report.created), str(report.updated),
                     str(report.unchanged), str(report.failed),
@@ -339,12 +342,16 @@ def _print_import_report(report: ImportReport) -> None:
     console.print(summary)
     if report.failures:
         failures = Table("row", "field", "error", title="Failed rows (header not counted)")
-        for failure in report.failures:
+        for failure in report.failures[:TERMINAL_FAILURES]:
             for field, message in failure.errors.items():
                 failures.add_row(str(failure.row), field, message)
         console.print(failures)
-        if report.failed > len(report.failures):
-            console.print(f"... and {report.failed - len(report.failures)} more failed rows.")
+    hidden = report.failed - min(len(report.failures), TERMINAL_FAILURES)
+    if hidden > 0:
+        where = f"in {saved_to}" if saved_to else "with --report FILE"
+        console.print(f"... and {hidden:,} more failed rows ({where}).")
+    if saved_to is not None:
+        console.print(f"The whole report is in {saved_to}.")
 
 
 @app.command("import")
@@ -359,6 +366,10 @@ def import_customers(
     ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate only.")] = False,
     sheet: Annotated[str | None, typer.Option(help="XLSX sheet (default: the first).")] = None,
+    report_file: Annotated[
+        Path | None,
+        typer.Option("--report", help="Also write the report as JSON, every failed row in it."),
+    ] = None,
 ) -> None:
     """Import customers as staff; without --skip-errors all rows or none. Exit code 2 when any
     row failed."""
@@ -379,7 +390,9 @@ def import_customers(
     if not file.is_file():
         raise typer.BadParameter(f"{file} is not a file")
     report = _with_db(run)
-    _print_import_report(report)
+    if report_file is not None:
+        report_file.write_bytes(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2))
+    _print_import_report(report, saved_to=report_file)
     if report.failed:
         with domain_errors():
             message = f"{report.failed} row(s) failed" + (

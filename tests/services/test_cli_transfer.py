@@ -1,0 +1,100 @@
+"""`clientbook import FILE` and `clientbook export`: exit codes, the report, files written."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from clientbook.cli import TERMINAL_FAILURES, app
+from clientbook.config import Settings
+from clientbook.db import migrate
+from clientbook.db.tables import customers
+from clientbook.services.runtime import Database, open_database
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
+    url = f"sqlite:///{tmp_path}/cli.sqlite3"
+    monkeypatch.setenv("CLIENTBOOK_DATABASE_URL", url)
+    database = open_database(Settings(database_url=url))
+    migrate.upgrade(database)
+    yield database
+    database.dispose()
+
+
+def _count(db: Database) -> int:
+    with db.read() as conn:
+        return int(conn.execute(select(func.count()).select_from(customers)).scalar_one())
+
+
+def _flat(output: str) -> str:
+    """What the command printed, without the line breaks Rich adds at the terminal's width."""
+    return output.replace("\n", "")
+
+
+def _csv(path: Path, rows: list[dict[str, str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_import_creates_the_rows_and_export_writes_them_back(db: Database, tmp_path: Path) -> None:
+    source = _csv(tmp_path / "in.csv", [
+        {"Name": "Aisha Rahman", "E-mail": "aisha@example.com", "Phone": "+60 12-345 6789"},
+        {"Name": "Chen Wei", "E-mail": "chen@example.com", "Phone": ""},
+    ])  # fmt: skip
+    runner = CliRunner()
+    imported = runner.invoke(app, ["import", str(source)])
+    assert imported.exit_code == 0, imported.output
+    assert _count(db) == 2
+
+    target = tmp_path / "out.csv"
+    exported = runner.invoke(app, ["export", "--format", "csv", "--output", str(target)])
+    assert exported.exit_code == 0, exported.output
+    assert f"Exported 2 customers to {target}." in _flat(exported.output)
+    with target.open(encoding="utf-8-sig") as file:
+        rows = {row["email"]: row for row in csv.DictReader(file)}
+    assert set(rows) == {"aisha@example.com", "chen@example.com"}
+    assert rows["aisha@example.com"]["phone"] == "+60 12-345 6789"
+
+
+def test_failed_rows_exit_2_change_nothing_and_are_listed(db: Database, tmp_path: Path) -> None:
+    bad = TERMINAL_FAILURES + 10
+    rows = [{"name": f"Person {n}", "email": f"person{n}@example.com"} for n in range(3)]
+    rows += [{"name": f"Broken {n}", "email": "not an address"} for n in range(bad)]
+    source = _csv(tmp_path / "in.csv", rows)
+    report = tmp_path / "report.json"
+    result = CliRunner().invoke(app, ["import", str(source), "--report", str(report)])
+
+    assert result.exit_code == 2, result.output
+    assert _count(db) == 0  # all rows or none
+    assert f"{bad} row(s) failed; nothing was imported" in _flat(result.output)
+    # The terminal shows the first rows, and says where the rest are.
+    assert f"... and 10 more failed rows (in {report})" in _flat(result.output)
+    written = json.loads(report.read_text())
+    assert written["failed"] == bad and written["applied"] is False
+    assert [f["row"] for f in written["failures"]] == list(range(4, 4 + bad))
+    assert set(written["failures"][0]["errors"]) == {"email"}
+
+
+def test_a_long_list_of_failures_points_to_the_report_option(db: Database, tmp_path: Path) -> None:
+    rows = [{"name": f"Broken {n}", "email": "@"} for n in range(TERMINAL_FAILURES + 1)]
+    result = CliRunner().invoke(app, ["import", str(_csv(tmp_path / "in.csv", rows))])
+    assert result.exit_code == 2
+    assert "... and 1 more failed rows (with --report FILE)." in _flat(result.output)
+
+
+def test_dry_run_reports_and_writes_nothing(db: Database, tmp_path: Path) -> None:
+    source = _csv(tmp_path / "in.csv", [{"name": "Dana Ong", "email": "dana@example.com"}])
+    result = CliRunner().invoke(app, ["import", str(source), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "dry run" in _flat(result.output)
+    assert _count(db) == 0
