@@ -4,6 +4,7 @@ connection the server dropped while it sat idle in the pool is replaced before i
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -85,3 +86,15 @@ def test_a_connection_dropped_while_idle_is_replaced(
     assert backend_pid(database) != first
     with database.read() as conn:
         assert conn.execute(text("SELECT 1")).scalar_one() == 1
+
+
+def test_instants_load_in_utc_whatever_the_servers_time_zone(database: Database):
+    """The connection names `UTC`, so psycopg loads timestamptz with `datetime.UTC` itself (no
+    zone to convert from per value) and the server's date arithmetic is UTC's."""
+    with database.read() as conn:
+        assert conn.execute(text("SHOW TimeZone")).scalar_one() == "UTC"
+        at = conn.execute(text("SELECT timestamptz '2026-03-29 00:30:00+01'")).scalar_one()
+        day = conn.execute(text("SELECT date_trunc('day', timestamptz '2026-03-29 00:30+01')"))
+        assert day.scalar_one() == datetime(2026, 3, 28, tzinfo=UTC)
+    assert at.tzinfo is UTC
+    assert at == datetime(2026, 3, 28, 23, 30, tzinfo=UTC)

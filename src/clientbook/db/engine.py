@@ -94,6 +94,10 @@ def _postgres_engine(url: str) -> Engine:
         # other requests. Set outside a transaction, so that no rollback undoes it.
         dbapi_conn.autocommit = True
         dbapi_conn.execute("SET max_parallel_workers_per_gather = 0")
+        # Named `UTC`, psycopg loads every timestamptz with `datetime.UTC`: no time zone to
+        # convert from per value (the server's default is `Etc/UTC`, a zoneinfo zone, or the
+        # host's own zone), and the database's date arithmetic is in UTC like the app's.
+        dbapi_conn.execute("SET TimeZone = 'UTC'")
         dbapi_conn.autocommit = False
 
     @event.listens_for(engine, "checkin")
