@@ -28,4 +28,6 @@ def parse_datetime(text: str) -> datetime:
 def format_datetime(value: datetime | None) -> str | None:
     if value is None:
         return None
-    return to_millis(value).isoformat(timespec="milliseconds")
+    if value.tzinfo is not UTC:
+        value = to_millis(value)
+    return value.isoformat(timespec="milliseconds")  # truncates to milliseconds, as to_millis

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Connection, Table, delete, insert, select, update
@@ -26,7 +27,7 @@ from clientbook.query.fields import Resource
 from clientbook.query.model import ListQuery
 from clientbook.services import audit
 from clientbook.services import customers as customer_service
-from clientbook.services.records import present, unique_conflicts
+from clientbook.services.records import Presenter, unique_conflicts
 
 Item = dict[str, Any]
 
@@ -42,8 +43,12 @@ class ItemKind:
     validate: Callable[..., dict[str, Any]]
     tracks_updated_by: bool
 
+    @cached_property
+    def _presenter(self) -> Presenter:
+        return Presenter(self.table, self.columns)
+
     def present(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        return present(row, self.columns)
+        return self._presenter(row)
 
 
 def _forbid_internal(principal: Principal, values: Mapping[str, Any]) -> None:

@@ -46,7 +46,7 @@ from clientbook.query.model import ListQuery
 from clientbook.services import audit
 from clientbook.services import users as user_service
 from clientbook.services.bulk import build_customer_row, customer_tag_rows
-from clientbook.services.records import present, settings_of, unique_conflicts
+from clientbook.services.records import Presenter, settings_of, unique_conflicts
 
 # The seed's TypeScript `Customer` interface, in its order.
 PUBLIC_COLUMNS = (
@@ -69,9 +69,12 @@ UNIQUE_MESSAGES = {
 Customer = dict[str, Any]
 
 
+_PRESENT = Presenter(customers, PUBLIC_COLUMNS)
+
+
 def present_customer(row: Mapping[str, Any]) -> dict[str, Any]:
     """The public JSON object of a customer row (SPEC §2)."""
-    return present(row, PUBLIC_COLUMNS)
+    return _PRESENT(row)
 
 
 def etag(row: Mapping[str, Any]) -> str:
@@ -580,7 +583,7 @@ def present_customers(
 ) -> list[dict[str, Any]]:
     """Public objects for rows, with `expand`ed relations and, if asked, parsed JSON fields
     (`conn` is only needed to `expand`)."""
-    out = [present_customer(row) for row in rows]
+    out = [_PRESENT(row) for row in rows]
     if parse_json:
         for item in out:
             for field in ("notes", "metadata"):

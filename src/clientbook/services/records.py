@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Table
 from sqlalchemy.exc import IntegrityError
 
 from clientbook.config import Settings
+from clientbook.db.types import Timestamp
 from clientbook.domain.errors import Conflict
 from clientbook.domain.timestamps import format_datetime
 
@@ -23,15 +25,29 @@ def settings_of(conn: Connection) -> Settings:
     return settings if isinstance(settings, Settings) else Settings()
 
 
-def present(row: Mapping[str, Any], columns: tuple[str, ...]) -> dict[str, Any]:
-    """A row as its public JSON object: `$id`/`$createdAt`/`$updatedAt`, ISO datetimes."""
-    out: dict[str, Any] = {}
-    for column in columns:
-        value = row[column]
-        if isinstance(value, datetime):
-            value = format_datetime(value)
-        out[SYSTEM_NAMES.get(column, column)] = value
-    return out
+class Presenter:
+    """How rows of one table become public JSON objects: `$id`/`$createdAt`/`$updatedAt`,
+    instants as ISO text. Which columns hold instants comes from the table, once: a page of 50
+    customers is 1,550 values, and testing each one's type cost more than formatting the 200
+    instants among them."""
+
+    def __init__(self, table: Table, columns: tuple[str, ...]) -> None:
+        self.columns = columns
+        self._values = itemgetter(*columns)
+        self._names = tuple(SYSTEM_NAMES.get(column, column) for column in columns)
+        self._instants = tuple(
+            SYSTEM_NAMES.get(column, column)
+            for column in columns
+            if isinstance(table.c[column].type, Timestamp)
+        )
+
+    def __call__(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        out = dict(zip(self._names, self._values(row), strict=True))
+        for name in self._instants:
+            value = out[name]
+            if isinstance(value, datetime):
+                out[name] = format_datetime(value)
+        return out
 
 
 @contextmanager

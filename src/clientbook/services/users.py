@@ -27,7 +27,7 @@ from clientbook.query.native import parse_list_query
 from clientbook.services import audit
 from clientbook.services.auth.sessions import revoke_user_sessions
 from clientbook.services.passwords import hash_password
-from clientbook.services.records import present, unique_conflicts
+from clientbook.services.records import Presenter, unique_conflicts
 
 PUBLIC_COLUMNS = ("id", "createdAt", "updatedAt", "email", "name", "role", "status", "lastLoginAt")
 _READ_COLUMNS = [users.c[n] for n in (*PUBLIC_COLUMNS, "seq", "passwordUpdatedAt")]
@@ -40,8 +40,11 @@ UNIQUE_MESSAGES = {
 User = dict[str, Any]
 
 
+_PRESENT = Presenter(users, PUBLIC_COLUMNS)
+
+
 def present_user(row: Mapping[str, Any]) -> dict[str, Any]:
-    return present(row, PUBLIC_COLUMNS)
+    return _PRESENT(row)
 
 
 def present_users(conn: Connection, ids: Iterable[str]) -> list[dict[str, Any]]:

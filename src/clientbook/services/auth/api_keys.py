@@ -18,9 +18,10 @@ from clientbook.domain.ids import new_id
 from clientbook.domain.timestamps import utcnow
 from clientbook.services import audit
 from clientbook.services.auth.tokens import hash_token, new_api_key, visible_prefix
-from clientbook.services.records import present
+from clientbook.services.records import Presenter
 
 PUBLIC_COLUMNS = ("id", "name", "prefix", "createdAt", "lastUsedAt", "revokedAt", "createdBy")
+_PRESENT = Presenter(api_keys, PUBLIC_COLUMNS)
 NAME_MAX_LENGTH = 100  # the `name` column's checked size
 API_KEY_ROLE = "super_admin"
 
@@ -46,7 +47,7 @@ class KeyRow:
 
 
 def present_api_key(row: Mapping[str, Any]) -> dict[str, Any]:
-    return present(row, PUBLIC_COLUMNS)
+    return _PRESENT(row)
 
 
 def validate_key_name(value: Any) -> str:
