@@ -10,11 +10,13 @@ counted as closed ranges of the column's index (at most a day of rows each). The
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from functools import lru_cache
+from typing import Any, Final, NamedTuple
 
-from sqlalchemy import ColumnElement, ScalarSelect, func, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, bindparam, func, select
 
 from clientbook.db.tables import customer_counts, customers
 
@@ -52,41 +54,114 @@ def period(
     inside, from the day counters (`days`: 'YYYY-MM-DD' -> records), and `terms` signed counts
     of the partial days at the ends, on the column's index (less the archived records, on the
     (status, column) index, when asked). The count is `whole` + sum(sign * term)."""
-    split = _split(column, start, end, leave_out_archived)
+    split = _split(start, end)
+    terms = _terms(column, split.partial, leave_out_archived, lambda _name, at: at)
     if split.whole_days is None:
-        return 0, split.partial
+        return 0, terms
     first_day, last_day = split.whole_days
     whole = sum(
         n
         for day, n in days.items()
         if (first_day is None or first_day <= day) and (last_day is None or day < last_day)
     )
-    return whole, split.partial
+    return whole, terms
 
 
-def period_terms(
+@dataclass(frozen=True)
+class RangeCount:
+    """One statement that counts a range in one row (`range_count`): its first column says
+    whether the counters count at all (they hold a `total` once they do), the others are the
+    terms, each to be multiplied by its sign and summed."""
+
+    statement: Select[Any]
+    signs: tuple[int, ...]
+    params: dict[str, Any]
+
+
+def range_count(
     dimension: str,
     column: ColumnElement[Any],
     start: datetime | Bound | None,
     end: datetime | Bound | None,
     *,
     leave_out_archived: bool = False,
-) -> list[Term]:
-    """`period`'s count as terms alone: its whole days summed on their counters of `dimension`
-    by a subquery too, so that one row of one statement counts a single period (a list's total)
-    without reading every day's counter into Python first."""
-    split = _split(column, start, end, leave_out_archived)
-    if split.whole_days is None:
-        return split.partial
-    first_day, last_day = split.whole_days
-    k = customer_counts.c
-    where = [k.dimension == dimension]
-    if first_day is not None:
-        where.append(k.value >= first_day)
-    if last_day is not None:
-        where.append(k.value < last_day)
-    whole = select(func.coalesce(func.sum(k["count"]), 0)).where(*where)
-    return [(1, whole.scalar_subquery()), *split.partial]
+) -> RangeCount:
+    """`period`'s count in one statement: its whole days summed on their counters of
+    `dimension` by a subquery too, so that a list's total needs no counter in Python first.
+    The statement is built once per shape of range, its instants and days bound as parameters:
+    building it per request cost more Python than PostgreSQL took to run it."""
+    name = column.key
+    assert name is not None and customers.c[name] is column, "a column of customers"
+    split = _split(start, end)
+    params: dict[str, Any] = {}
+    whole_days = None
+    if split.whole_days is not None:
+        first_day, last_day = split.whole_days
+        whole_days = (first_day is not None, last_day is not None)
+        if first_day is not None:
+            params["first_day"] = first_day
+        if last_day is not None:
+            params["last_day"] = last_day
+    for index, (low, high) in enumerate(split.partial):
+        if low is not None:
+            params[f"low_{index}"] = low.at
+        if high is not None:
+            params[f"high_{index}"] = high.at
+    shape = _Shape(
+        dimension,
+        name,
+        leave_out_archived,
+        whole_days,
+        tuple(
+            (None if low is None else low.inclusive, None if high is None else high.inclusive)
+            for low, high in split.partial
+        ),
+    )
+    statement, signs = _range_statement(shape)
+    return RangeCount(statement, signs, params)
+
+
+class _Shape(NamedTuple):
+    """What `range_count`'s statement depends on, its values aside."""
+
+    dimension: str
+    column: str  # of `customers`, by name: a column compares as SQL, not by identity
+    leave_out_archived: bool
+    whole_days: tuple[bool, bool] | None  # (bounded below, bounded above), None: no whole day
+    partial: tuple[tuple[bool | None, bool | None], ...]  # each end: inclusive, None: open
+
+
+@lru_cache(maxsize=64)
+def _range_statement(shape: _Shape) -> tuple[Select[Any], tuple[int, ...]]:
+    column = customers.c[shape.column]
+
+    def param(name: str, _at: datetime) -> Any:
+        return bindparam(name, type_=column.type)
+
+    # The ends of each partial range as placeholders: only their inclusiveness shapes the SQL.
+    placeholder = datetime.min.replace(tzinfo=UTC)
+    ranges = [
+        (
+            None if low is None else Bound(placeholder, low),
+            None if high is None else Bound(placeholder, high),
+        )
+        for low, high in shape.partial
+    ]
+    terms = _terms(column, ranges, shape.leave_out_archived, param)
+    if shape.whole_days is not None:
+        k = customer_counts.c
+        where = [k.dimension == shape.dimension]
+        bounded_below, bounded_above = shape.whole_days
+        if bounded_below:
+            where.append(k.value >= bindparam("first_day", type_=k.value.type))
+        if bounded_above:
+            where.append(k.value < bindparam("last_day", type_=k.value.type))
+        whole = select(func.coalesce(func.sum(k["count"]), 0)).where(*where)
+        terms.insert(0, (1, whole.scalar_subquery()))
+    counting = select(customer_counts.c.value).where(customer_counts.c.dimension == "total")
+    columns: list[ColumnElement[Any]] = [counting.exists(), *(query for _, query in terms)]
+    statement: Select[Any] = select(*columns)
+    return statement, tuple(sign for sign, _ in terms)
 
 
 @dataclass(frozen=True)
@@ -94,15 +169,11 @@ class _Split:
     # The whole UTC days inside: ('YYYY-MM-DD' of the first, of the first day after them; None
     # for an unbounded end), or None when both ends fall in one UTC day (`partial` counts it).
     whole_days: tuple[str | None, str | None] | None
-    partial: list[Term]
+    # The ranges left to count on the column's index: at most a day of rows each.
+    partial: list[tuple[Bound | None, Bound | None]]
 
 
-def _split(
-    column: ColumnElement[Any],
-    start: datetime | Bound | None,
-    end: datetime | Bound | None,
-    leave_out_archived: bool,
-) -> _Split:
+def _split(start: datetime | Bound | None, end: datetime | Bound | None) -> _Split:
     low = Bound(start, True) if isinstance(start, datetime) else start
     high = Bound(end, False) if isinstance(end, datetime) else end
     # Whole days are those from midnight `first` (included) to midnight `last` (excluded).
@@ -110,15 +181,15 @@ def _split(
     last = None if high is None else utc_day(high.at)
     if first is not None and last is not None and first > last:
         # Both ends fall in one UTC day: no whole day, one range.
-        return _Split(None, _terms(column, low, high, leave_out_archived))
-    terms: list[Term] = []
+        return _Split(None, _ranges((low, high)))
+    partial = []
     if low is not None and first is not None:
-        terms += _terms(column, low, Bound(first, False), leave_out_archived)
+        partial.append((low, Bound(first, False)))
     if high is not None and last is not None:
-        terms += _terms(column, Bound(last, True), high, leave_out_archived)
+        partial.append((Bound(last, True), high))
     first_day = None if first is None else first.date().isoformat()
     last_day = None if last is None else last.date().isoformat()
-    return _Split((first_day, last_day), terms)
+    return _Split((first_day, last_day), _ranges(*partial))
 
 
 def _first_whole_day(low: Bound) -> datetime:
@@ -126,21 +197,34 @@ def _first_whole_day(low: Bound) -> datetime:
     return day if low.inclusive and day == low.at else day + _DAY
 
 
+def _ranges(
+    *ranges: tuple[Bound | None, Bound | None],
+) -> list[tuple[Bound | None, Bound | None]]:
+    return [(low, high) for low, high in ranges if not _empty(low, high)]
+
+
 def _terms(
-    column: ColumnElement[Any], low: Bound | None, high: Bound | None, leave_out_archived: bool
+    column: ColumnElement[Any],
+    ranges: list[tuple[Bound | None, Bound | None]],
+    leave_out_archived: bool,
+    value: Callable[[str, datetime], Any],
 ) -> list[Term]:
-    if _empty(low, high):
-        return []
-    where: list[ColumnElement[bool]] = []
-    if low is not None:
-        where.append(column >= low.at if low.inclusive else column > low.at)
-    if high is not None:
-        where.append(column <= high.at if high.inclusive else column < high.at)
-    query = select(func.count()).where(*where)
-    terms: list[Term] = [(1, query.scalar_subquery())]
-    if leave_out_archived:
-        archived = query.where(customers.c.status == NOT_FOLLOWED_UP)
-        terms.append((-1, archived.scalar_subquery()))
+    """The signed counts of `ranges` on the column's index; `value(name, instant)` is what the
+    SQL compares with (the instant itself, or a parameter of that name)."""
+    terms: list[Term] = []
+    for index, (low, high) in enumerate(ranges):
+        where: list[ColumnElement[bool]] = []
+        if low is not None:
+            at = value(f"low_{index}", low.at)
+            where.append(column >= at if low.inclusive else column > at)
+        if high is not None:
+            at = value(f"high_{index}", high.at)
+            where.append(column <= at if high.inclusive else column < at)
+        query = select(func.count()).where(*where)
+        terms.append((1, query.scalar_subquery()))
+        if leave_out_archived:
+            archived = query.where(customers.c.status == NOT_FOLLOWED_UP)
+            terms.append((-1, archived.scalar_subquery()))
     return terms
 
 
