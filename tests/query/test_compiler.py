@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 from sqlalchemy import insert
+from sqlalchemy.dialects import postgresql
 
 from clientbook.db import tables
 from clientbook.domain.errors import BadQuery
+from clientbook.query import compiler
 from clientbook.query.compiler import build_list, cursor_for_row, find_cursor, run_list
 from clientbook.query.fields import AUDIT_LOGS, CUSTOMERS, INTERACTIONS, NOTES, USERS
 from clientbook.query.model import (
@@ -19,6 +24,7 @@ from clientbook.query.model import (
     Op,
     Sort,
 )
+from clientbook.query.native import parse_list_query
 from clientbook.query.reading import LeadCounts
 from tests.query import reference
 from tests.query.rows import BASE_TIME, add_customers, add_users, at
@@ -489,3 +495,44 @@ def test_build_list_needs_no_connection(database):
 def test_lead_counts_keep_the_tiers_that_may_hold_rows(total, named, first, tiers):
     counts = LeadCounts(total, named, first)
     assert {t for t in (0, 1, 2, None) if counts.may_hold(t)} == tiers
+
+
+def _sql_and_values(statement: Any, params: dict[str, Any]) -> tuple[str, list[Any]]:
+    """A statement's PostgreSQL text with its parameters' names left out, and their values in
+    order, so that two builds of one statement compare whatever their parameters are named."""
+    compiled = statement.compile(dialect=postgresql.dialect())
+    values = {**compiled.params, **params}
+    placeholder = r"%\((\w+)\)s|__\[POSTCOMPILE_(\w+)\]"
+    names = [a or b for a, b in re.findall(placeholder, str(compiled))]
+    return re.sub(placeholder, "?", str(compiled)), [values[name] for name in names]
+
+
+@pytest.mark.parametrize(
+    ("search", "usual"),
+    [
+        ("q=muth", True),
+        ("q=Tan", True),
+        ("q=ng", True),  # tier 1 only: `^ng` is long enough to stream, `ng` is not
+        ("q=l%C3%A9", True),
+        ("q=o'brien", False),  # two words
+        ("q=muth&status=active", False),
+        ("q=muth&sort=-$createdAt", False),
+    ],
+)
+def test_the_usual_search_boxs_tiers_are_built_once_as_the_general_build_would(
+    search: str, usual: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A one-word search with no filter and no cursor reads its PostgreSQL tiers with
+    statements built once: the same SQL, with this search's values as parameters."""
+    query = parse_list_query(CUSTOMERS, parse_qsl(search), reserved=())
+    built = [s.statements for s in build_list(CUSTOMERS, query, dialect="postgresql").segments]
+    again = [s.statements for s in build_list(CUSTOMERS, query, dialect="postgresql").segments]
+    monkeypatch.setattr(compiler._Builder, "_usual_search_box", lambda _self, _segment: None)
+    general = [s.statements for s in build_list(CUSTOMERS, query, dialect="postgresql").segments]
+    once = [b for b in built if b.params]
+    assert bool(once) is usual
+    assert [a.statement for a in again if a.params] == [b.statement for b in once]
+    for statements, plain in zip(built, general, strict=True):
+        assert _sql_and_values(statements.statement, dict(statements.params)) == (
+            _sql_and_values(plain.statement, {})
+        )

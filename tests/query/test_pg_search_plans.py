@@ -4,6 +4,9 @@ GIN index on the stored `searchVector` (migration 0004); no statement computes `
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pytest
 from sqlalchemy import Connection, Select, event
 
@@ -20,7 +23,10 @@ pytestmark = pytest.mark.parametrize("database_url", [BACKENDS[1]], indirect=Tru
 GIN = '"ix_customers_searchVector"'
 
 
-def plan_of(conn: Connection, statement: Select) -> str:
+def plan_of(conn: Connection, statement: Select, params: Mapping[str, Any] | None = None) -> str:
+    """EXPLAIN of a page of `statement`, with `params` for one built once (`SegmentStatements`)."""
+    if params:
+        statement = statement.params(**params)
     sql = statement.limit(26).compile(conn, compile_kwargs={"literal_binds": True})
     return "\n".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {sql}"))
 
@@ -105,7 +111,7 @@ def _tiers(query: str) -> dict:
 def test_one_word_tiers_stream_from_the_words_index_in_seq_order(conn):
     """Tier 1 from the first-word marker, tier 2 from the word; no sort, no GIN."""
     tiers = _tiers("q=tan")
-    one, two = plan_of(conn, tiers[1].statement), plan_of(conn, tiers[2].statement)
+    one, two = (plan_of(conn, t.statement, t.statements.params) for t in (tiers[1], tiers[2]))
     for text, group in ((one, "'^ta'::text"), (two, "'tan'::text")):
         assert WORDS in text and "Nested Loop" in text and group in text, text
         assert "Sort" not in text and GIN not in text, text

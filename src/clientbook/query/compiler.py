@@ -37,6 +37,7 @@ The same holds for equality filters under a sort on another column: see `walking
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -47,6 +48,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    Table,
     any_,
     case,
     false,
@@ -83,7 +85,7 @@ from clientbook.query.reading import (
 )
 from clientbook.query.search import (
     FTS_TABLE,
-    Lead,
+    Prepared,
     SearchTerms,
     fts_all,
     fts_match,
@@ -92,6 +94,8 @@ from clientbook.query.search import (
     matches,
     name_variants,
     one_word_lead,
+    one_word_stream,
+    one_word_stream_params,
     parse_terms,
     prefix_count,
     stream_prefix,
@@ -299,6 +303,9 @@ class _Builder:
         as it comes. Otherwise windows of rows in `seq` order, then the matches left: a single
         word's from that index, several words' through the GIN index, which intersects them
         without reading every record of each (`reading.py`)."""
+        usual = self._usual_search_box(segment)
+        if usual is not None:
+            return usual
         seq = self.table.c.seq
         bounds = [self.bound(b, seq) for b in segment.bounds]
         common = [*self._not_exact_name(segment), *self.filters, *bounds]
@@ -330,6 +337,18 @@ class _Builder:
         statement = self.select(self.table, checked, seq)
         seq_bounds = tuple(self.bound(b, seq) for b in seq_keys)
         return SegmentStatements(statement, seq_bounds, forced, descending, seq)
+
+    def _usual_search_box(self, segment: Segment) -> SegmentStatements | None:
+        """`_pg_search`'s streamed tier, for one word alone (no filter, no cursor): the
+        statement is built once (`_streamed_tier`), this search's values are parameters."""
+        tier, terms = segment.tier, self.terms
+        if tier not in (1, 2) or terms is None or len(self.tokens) != 1 or self.extra_tokens:
+            return None
+        if self.filters or segment.bounds or stream_prefix(terms.tokens[0], tier) is None:
+            return None
+        descending = self.reading.keys[-1].descending
+        statement = _streamed_tier(self.resource.listing, self.table, tier, descending)
+        return SegmentStatements(statement, params=one_word_stream_params(terms, tier))
 
     def _tsquery_starts(self, tier: int | None) -> str | None:
         """Tiers 1 and 2 on PostgreSQL: the first word does or does not start with the first
@@ -385,7 +404,7 @@ class _Builder:
         capped = fts_rowids(fts_all(self.tokens)).limit(DENSE_SEARCH).subquery()
         return select(func.count()).select_from(capped)
 
-    def lead(self) -> Lead | None:
+    def lead(self) -> Prepared | None:
         """PostgreSQL, one word in relevance order: its total and the records whose first word
         starts with it (from the word counts), and whether any name is the query exactly, in
         one statement (a `LeadCounts`): a tier they show to be empty costs no statement."""
@@ -419,6 +438,20 @@ class _Builder:
             return counted.select_from(FTS_TABLE).where(match)
         joined = self.table.join(FTS_TABLE, FTS_TABLE.c.rowid == self.table.c.seq)
         return counted.select_from(joined).where(match, *self.filters)
+
+
+@lru_cache(maxsize=16)
+def _streamed_tier(listing: Select[Any], table: Table, tier: int, descending: bool) -> Select[Any]:
+    """`_Builder._pg_search`'s statement for the usual search box (one word, no filter, no
+    cursor), with parameters (`search.one_word_stream_params`): built once per tier and order,
+    as `_Builder.select` builds it (the order of a streamed search is `seq` alone)."""
+    joined, checked = one_word_stream(table, tier)
+    seq = table.c.seq
+    return (
+        listing.select_from(joined)
+        .where(*checked)
+        .order_by(seq.desc() if descending else seq.asc())
+    )
 
 
 def _split_search(where: Filter) -> tuple[Filter | None, tuple[str, ...]]:

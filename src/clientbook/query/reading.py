@@ -7,14 +7,14 @@ first rows of the first segments; a segment is only read when the ones before it
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, func, select
 
 from clientbook.query.ordering import Ordering
-from clientbook.query.search import Lead
+from clientbook.query.search import Prepared
 
 PG_SEARCH_WINDOW = 500  # rows of the first window, and of every window at least
 PG_WINDOW_MAX = 50_000
@@ -38,6 +38,7 @@ class SegmentStatements:
     forced: Callable[[int | None], Select[Any]] | None = None
     seq_descending: bool = False
     seq: ColumnElement[Any] | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)  # of a statement built once
 
 
 class SegmentPlan:
@@ -79,7 +80,7 @@ class ListPlan:
     # PostgreSQL, a one-word search with its total: the total, whether any name is the query
     # exactly, and how many first words start with it, in one statement read first (its row
     # makes a `LeadCounts`; see `compiler.run_list`).
-    lead: Lead | None = None
+    lead: Prepared | None = None
 
     def led(self, counts: LeadCounts) -> ListPlan:
         """This plan without the tiers that `counts` shows to be empty."""
@@ -135,13 +136,14 @@ def read_segments(conn: Connection, plan: ListPlan, offset: int, need: int) -> R
         wanted = need - len(rows)
         if wanted <= 0:
             break
-        if segment.statements.forced is not None and offset == 0:
-            found = _read_windowed(conn, segment.statements, wanted)
+        statements = segment.statements
+        if statements.forced is not None and offset == 0:
+            found = _read_windowed(conn, statements, wanted)
         else:
-            found = _fetch(conn, segment.statement, offset, wanted)
+            found = _fetch(conn, statements.statement, offset, wanted, statements.params)
             if not found and offset:
                 # This segment holds at most `offset` rows: skip them all and go on.
-                offset -= _count(conn, segment.statement)
+                offset -= _count(conn, statements.statement, statements.params)
                 continue
             offset = 0
         rows.extend((row, segment.tier) for row in found)
@@ -178,15 +180,21 @@ def _read_windowed(
         window = min(PG_WINDOW_MAX, max(PG_SEARCH_WINDOW, math.ceil(need / rate * 1.25)))
 
 
-def _fetch(conn: Connection, statement: Select[Any], offset: int, limit: int) -> list[dict]:
+def _fetch(
+    conn: Connection,
+    statement: Select[Any],
+    offset: int,
+    limit: int,
+    params: Mapping[str, Any] | None = None,
+) -> list[dict]:
     if offset:
         statement = statement.offset(offset)
-    result = conn.execute(statement.limit(limit))
+    result = conn.execute(statement.limit(limit), params)
     keys = list(result.keys())
     # `all()` fetches the page in one call; iterating fetched row by row (psycopg: 4% of a list).
     return [dict(zip(keys, row, strict=True)) for row in result.all()]
 
 
-def _count(conn: Connection, statement: Select[Any]) -> int:
+def _count(conn: Connection, statement: Select[Any], params: Mapping[str, Any]) -> int:
     inner = statement.order_by(None).subquery()
-    return int(conn.execute(select(func.count()).select_from(inner)).scalar_one())
+    return int(conn.execute(select(func.count()).select_from(inner), params).scalar_one())

@@ -67,10 +67,11 @@ from sqlalchemy import (
     literal_column,
     select,
     table,
+    true,
     union_all,
 )
 from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
-from sqlalchemy.sql.selectable import ScalarSelect, Subquery
+from sqlalchemy.sql.selectable import Join, ScalarSelect, Subquery
 
 from clientbook.domain.text import fold, words
 
@@ -202,12 +203,18 @@ def ts_match(
     """Every token matches `searchVector` (the GIN index's column), and so does `starts`, a raw
     tsquery such as `tsquery_starts(w)` (or negated), when given (a condition of
     its own, so that the words alone decide what matches at all)."""
+    query = literal(tsquery_all(tokens), Text)
+    return _ts_match(searched, query, None if starts is None else literal(starts, Text))
+
+
+def _ts_match(
+    searched: Table, query: ColumnElement[str], starts: ColumnElement[str] | None
+) -> ColumnElement[bool]:
     vector = search_vector(searched)
-    query = cast(literal(tsquery_all(tokens), Text), TSQUERY)
-    matched: ColumnElement[bool] = vector.bool_op("@@")(query)
+    matched: ColumnElement[bool] = vector.bool_op("@@")(cast(query, TSQUERY))
     if starts is None:
         return matched
-    return and_(matched, vector.bool_op("@@")(cast(literal(starts, Text), TSQUERY)))
+    return and_(matched, vector.bool_op("@@")(cast(starts, TSQUERY)))
 
 
 # Conditions on a `seq` column (keyset bounds), for the seqs read from `customer_words`.
@@ -226,15 +233,30 @@ def _starts(word: ColumnElement[Any], prefix: str | ColumnElement[str]) -> Colum
 def _records_with(prefix: str, limits: SeqLimits = _no_limits) -> Select[Any]:
     """The seq of each record with a word starting with `prefix`, once (its first such word),
     through customer_words' index: in `seq` order when `prefix` has STREAM_FROM characters."""
-    words = WORDS_TABLE
-    # The index's own expression, 3 written out (a bound 3 would not match it in a generic plan).
-    group = func.left(words.c.word, literal_column(str(STREAM_FROM), Integer))
     if len(prefix) >= STREAM_FROM:
-        found = [group == literal(prefix[:STREAM_FROM], Text), _starts(words.c.word, prefix)]
-    else:
-        found = [_starts(group, prefix)]
-    once = words.c.lcp < len(prefix)
-    return select(words.c.seq).where(*found, once, *limits(words.c.seq))
+        group = literal(prefix[:STREAM_FROM], Text)
+        return _streamed_seqs(group, literal(prefix, Text), len(prefix), limits)
+    words = WORDS_TABLE
+    found = _starts(_group(words.c.word), prefix)
+    return select(words.c.seq).where(found, words.c.lcp < len(prefix), *limits(words.c.seq))
+
+
+def _group(word: ColumnElement[str]) -> ColumnElement[str]:
+    # The index's own expression, 3 written out (a bound 3 would not match it in a generic plan).
+    return func.left(word, literal_column(str(STREAM_FROM), Integer))
+
+
+def _streamed_seqs(
+    group: ColumnElement[str],
+    prefix: ColumnElement[str],
+    length: ColumnElement[int] | int,
+    limits: SeqLimits = _no_limits,
+) -> Select[Any]:
+    """`_records_with` a prefix of STREAM_FROM characters or more: its group's entries of the
+    index, in `seq` order."""
+    words = WORDS_TABLE
+    found = [_group(words.c.word) == group, _starts(words.c.word, prefix)]
+    return select(words.c.seq).where(*found, words.c.lcp < length, *limits(words.c.seq))
 
 
 def prefix_count(prefix: str) -> ScalarSelect[Any]:
@@ -253,8 +275,8 @@ def _prefix_count(prefix: ColumnElement[str], length: ColumnElement[int]) -> Sca
 
 
 @dataclass(frozen=True, slots=True)
-class Lead:
-    """A statement and the values of its parameters."""
+class Prepared:
+    """A statement built once, with parameters, and the values of this use's."""
 
     statement: Select[Any]
     params: dict[str, Any]
@@ -271,7 +293,7 @@ def _lead_statement(searched: Table) -> Select[Any]:
     return select(counts[0], named, counts[1])
 
 
-def one_word_lead(searched: Table, terms: SearchTerms) -> Lead:
+def one_word_lead(searched: Table, terms: SearchTerms) -> Prepared:
     """A one-word search's total, whether some name is the query exactly, and how many records'
     first word starts with the word (`reading.LeadCounts`), in one statement."""
     word = terms.tokens[0]
@@ -283,7 +305,7 @@ def one_word_lead(searched: Table, terms: SearchTerms) -> Lead:
         "first_length": len(first),
         "names": list(name_variants(terms)),
     }
-    return Lead(_lead_statement(searched), params)
+    return Prepared(_lead_statement(searched), params)
 
 
 def stream_prefix(token: str, tier: int | None) -> str | None:
@@ -292,6 +314,36 @@ def stream_prefix(token: str, tier: int | None) -> str | None:
     None when it is too short to be read in that order."""
     prefix = FIRST_WORD_MARK + token if tier == 1 else token
     return prefix if len(prefix) >= STREAM_FROM else None
+
+
+@functools.cache
+def one_word_stream(searched: Table, tier: int) -> tuple[Join, list[ColumnElement[bool]]]:
+    """A one-word search's tier 1 or 2 (no filter, no cursor) read from customer_words in
+    `seq` order (as `words_stream`), with parameters (`one_word_stream_params`): what the
+    tier's page is selected from, and the conditions each row is checked against as it
+    comes. Built once: building it anew took more Python than the database took to run it."""
+    streamed = _streamed_seqs(
+        bindparam("group", type_=Text), bindparam("prefix", type_=Text), bindparam("length")
+    ).subquery("streamed")
+    match = _ts_match(searched, bindparam("query", type_=Text), bindparam("starts", type_=Text))
+    not_named = searched.c.name.not_in(bindparam("names", expanding=True))
+    # `IS TRUE`: see `compiler._pg_search`.
+    return searched.join(streamed, streamed.c.seq == searched.c.seq), [match.is_(true()), not_named]
+
+
+def one_word_stream_params(terms: SearchTerms, tier: int) -> dict[str, Any]:
+    """The values of `one_word_stream(…, tier)` for a one-word search of `terms`."""
+    word = terms.tokens[0]
+    prefix = stream_prefix(word, tier)
+    assert prefix is not None and tier in (1, 2), "a tier streamed from customer_words"
+    return {
+        "group": prefix[:STREAM_FROM],
+        "prefix": prefix,
+        "length": len(prefix),
+        "query": tsquery_all((word,)),
+        "starts": tsquery_starts(word, negated=tier == 2),
+        "names": list(name_variants(terms)),
+    }
 
 
 def words_stream(prefix: str, limits: SeqLimits) -> Subquery:
