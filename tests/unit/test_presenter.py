@@ -36,3 +36,7 @@ def test_only_the_tables_timestamp_columns_are_formatted() -> None:
         "name": "2026-01-15",
         "$createdAt": "2026-01-15T09:30:00.000+00:00",
     }
+
+
+def test_a_single_column() -> None:
+    assert Presenter(customers, ("id",))({"id": "c1", "name": "x"}) == {"$id": "c1"}

@@ -32,8 +32,8 @@ class Presenter:
     instants among them."""
 
     def __init__(self, table: Table, columns: tuple[str, ...]) -> None:
-        self.columns = columns
-        self._values = itemgetter(*columns)
+        getter = itemgetter(*columns)  # one column's getter gives the value, not a tuple
+        self._values = getter if len(columns) > 1 else lambda row: (getter(row),)
         self._names = tuple(SYSTEM_NAMES.get(column, column) for column in columns)
         self._instants = tuple(
             SYSTEM_NAMES.get(column, column)
