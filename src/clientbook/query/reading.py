@@ -62,6 +62,7 @@ class SegmentPlan:
 
     @property
     def statement(self) -> Select[Any]:
+        """The statement alone (to inspect it): to execute it, pass `statements.params` too."""
         return self.statements.statement
 
 

@@ -187,8 +187,9 @@ def _keyset_batches(
             wanted = query.limit - len(rows)
             if wanted <= 0:
                 break
-            statement = segment.statement.with_only_columns(*projection, *extra)
-            result = conn.execute(statement.limit(wanted))
+            statements = segment.statements  # a statement built once has parameters
+            statement = statements.statement.with_only_columns(*projection, *extra)
+            result = conn.execute(statement.limit(wanted), statements.params)
             if dialect == "sqlite":
                 found = result.cursor.fetchall()
                 result.close()
