@@ -32,9 +32,20 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
@@ -269,14 +280,23 @@ def _pair_total(conn: Connection, conditions: Sequence[Condition]) -> int | None
 def _summed(conn: Connection, dimension: str, values: list[str]) -> int | None:
     """The customers with any of `values` in `dimension`, from the counters (their keys alone:
     one indexed read); None when the counters hold nothing, not even a total."""
-    k = tables.customer_counts.c
-    rows = conn.execute(
-        select(k.dimension, func.sum(k["count"]))
-        .where(or_(k.dimension == "total", and_(k.dimension == dimension, k.value.in_(values))))
-        .group_by(k.dimension)
-    )
+    rows = conn.execute(_summed_statement(), {"dimension": dimension, "values": values})
     found = {name: int(count) for name, count in rows}
     return None if "total" not in found else found.get(dimension, 0)
+
+
+@cache
+def _summed_statement() -> Select[Any]:
+    # Built once, with parameters: a list's total is one of its two statements.
+    k = tables.customer_counts.c
+    keys = and_(
+        k.dimension == bindparam("dimension"), k.value.in_(bindparam("values", expanding=True))
+    )
+    return (
+        select(k.dimension, func.sum(k["count"]))
+        .where(or_(k.dimension == "total", keys))
+        .group_by(k.dimension)
+    )
 
 
 def _range_total(
