@@ -75,6 +75,7 @@ from clientbook.query.model import (
 )
 from clientbook.query.ordering import Key, Ordering, ordering_for
 from clientbook.query.predicates import check_query, compile_filter
+from clientbook.query.prepared import Prepared
 from clientbook.query.reading import (
     LeadCounts,
     ListPlan,
@@ -85,7 +86,6 @@ from clientbook.query.reading import (
 )
 from clientbook.query.search import (
     FTS_TABLE,
-    Prepared,
     SearchTerms,
     fts_all,
     fts_match,
@@ -500,7 +500,7 @@ def run_list(
             plan = build_list(resource, query, dialect="sqlite", dense_filter=True)
     total = None
     if plan.lead is not None:
-        counts = LeadCounts(*conn.execute(plan.lead.statement, plan.lead.params).one())
+        counts = LeadCounts(*plan.lead.execute(conn).one())
         total, plan = counts.total, plan.led(counts)
     read = read_segments(conn, plan, query.offset, query.limit + 1)
     more = len(read) > query.limit

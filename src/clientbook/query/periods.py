@@ -19,11 +19,14 @@ from typing import Any, Final, NamedTuple
 from sqlalchemy import ColumnElement, ScalarSelect, Select, bindparam, func, select
 
 from clientbook.db.tables import customer_counts, customers
+from clientbook.query.prepared import Prepared
 
 # The records `followUpDay` leaves out (migration 0002), as the seed's "needing follow-up" does.
 NOT_FOLLOWED_UP: Final = "archived"
 # A term of a count: (sign, a scalar subquery that counts one partial day).
 Term = tuple[int, ScalarSelect[Any]]
+# A partial range's ends as its SQL depends on them: for each, inclusive or not (None: open).
+Ends = tuple[bool | None, bool | None]
 _DAY = timedelta(days=1)
 
 
@@ -55,7 +58,8 @@ def period(
     of the partial days at the ends, on the column's index (less the archived records, on the
     (status, column) index, when asked). The count is `whole` + sum(sign * term)."""
     split = _split(start, end)
-    terms = _terms(column, split.partial, leave_out_archived, lambda _name, at: at)
+    ends, instants = _ends(split.partial)
+    terms = _terms(column, ends, leave_out_archived, instants.__getitem__)
     if split.whole_days is None:
         return 0, terms
     first_day, last_day = split.whole_days
@@ -73,9 +77,8 @@ class RangeCount:
     whether the counters count at all (they hold a `total` once they do), the others are the
     terms, each to be multiplied by its sign and summed."""
 
-    statement: Select[Any]
+    query: Prepared
     signs: tuple[int, ...]
-    params: dict[str, Any]
 
 
 def range_count(
@@ -93,7 +96,7 @@ def range_count(
     name = column.key
     assert name is not None and customers.c[name] is column, "a column of customers"
     split = _split(start, end)
-    params: dict[str, Any] = {}
+    ends, params = _ends(split.partial)
     whole_days = None
     if split.whole_days is not None:
         first_day, last_day = split.whole_days
@@ -102,23 +105,9 @@ def range_count(
             params["first_day"] = first_day
         if last_day is not None:
             params["last_day"] = last_day
-    for index, (low, high) in enumerate(split.partial):
-        if low is not None:
-            params[f"low_{index}"] = low.at
-        if high is not None:
-            params[f"high_{index}"] = high.at
-    shape = _Shape(
-        dimension,
-        name,
-        leave_out_archived,
-        whole_days,
-        tuple(
-            (None if low is None else low.inclusive, None if high is None else high.inclusive)
-            for low, high in split.partial
-        ),
-    )
+    shape = _Shape(dimension, name, leave_out_archived, whole_days, ends)
     statement, signs = _range_statement(shape)
-    return RangeCount(statement, signs, params)
+    return RangeCount(Prepared(statement, params), signs)
 
 
 class _Shape(NamedTuple):
@@ -128,26 +117,17 @@ class _Shape(NamedTuple):
     column: str  # of `customers`, by name: a column compares as SQL, not by identity
     leave_out_archived: bool
     whole_days: tuple[bool, bool] | None  # (bounded below, bounded above), None: no whole day
-    partial: tuple[tuple[bool | None, bool | None], ...]  # each end: inclusive, None: open
+    partial: tuple[Ends, ...]
 
 
 @lru_cache(maxsize=64)
 def _range_statement(shape: _Shape) -> tuple[Select[Any], tuple[int, ...]]:
     column = customers.c[shape.column]
 
-    def param(name: str, _at: datetime) -> Any:
+    def param(name: str) -> Any:
         return bindparam(name, type_=column.type)
 
-    # The ends of each partial range as placeholders: only their inclusiveness shapes the SQL.
-    placeholder = datetime.min.replace(tzinfo=UTC)
-    ranges = [
-        (
-            None if low is None else Bound(placeholder, low),
-            None if high is None else Bound(placeholder, high),
-        )
-        for low, high in shape.partial
-    ]
-    terms = _terms(column, ranges, shape.leave_out_archived, param)
+    terms = _terms(column, shape.partial, shape.leave_out_archived, param)
     if shape.whole_days is not None:
         k = customer_counts.c
         where = [k.dimension == shape.dimension]
@@ -203,23 +183,42 @@ def _ranges(
     return [(low, high) for low, high in ranges if not _empty(low, high)]
 
 
+def _ends(
+    ranges: list[tuple[Bound | None, Bound | None]],
+) -> tuple[tuple[Ends, ...], dict[str, Any]]:
+    """The ranges' ends as the SQL needs them (`Ends`), and their instants by the names
+    `_terms` gives them (`low_0`, `high_0`, ...)."""
+    ends: list[Ends] = []
+    instants: dict[str, Any] = {}
+    for index, (low, high) in enumerate(ranges):
+        if low is not None:
+            instants[f"low_{index}"] = low.at
+        if high is not None:
+            instants[f"high_{index}"] = high.at
+        ends.append((
+            None if low is None else low.inclusive,
+            None if high is None else high.inclusive,
+        ))  # fmt: skip
+    return tuple(ends), instants
+
+
 def _terms(
     column: ColumnElement[Any],
-    ranges: list[tuple[Bound | None, Bound | None]],
+    ranges: tuple[Ends, ...],
     leave_out_archived: bool,
-    value: Callable[[str, datetime], Any],
+    value: Callable[[str], Any],
 ) -> list[Term]:
-    """The signed counts of `ranges` on the column's index; `value(name, instant)` is what the
-    SQL compares with (the instant itself, or a parameter of that name)."""
+    """The signed counts of `ranges` on the column's index; `value(name)` is what the SQL
+    compares an end with (its instant, or a parameter of that name)."""
     terms: list[Term] = []
     for index, (low, high) in enumerate(ranges):
         where: list[ColumnElement[bool]] = []
         if low is not None:
-            at = value(f"low_{index}", low.at)
-            where.append(column >= at if low.inclusive else column > at)
+            at = value(f"low_{index}")
+            where.append(column >= at if low else column > at)
         if high is not None:
-            at = value(f"high_{index}", high.at)
-            where.append(column <= at if high.inclusive else column < at)
+            at = value(f"high_{index}")
+            where.append(column <= at if high else column < at)
         query = select(func.count()).where(*where)
         terms.append((1, query.scalar_subquery()))
         if leave_out_archived:

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Select, func, select
 
 from clientbook.query.ordering import Ordering
-from clientbook.query.search import Prepared
+from clientbook.query.prepared import Prepared
 
 PG_SEARCH_WINDOW = 500  # rows of the first window, and of every window at least
 PG_WINDOW_MAX = 50_000

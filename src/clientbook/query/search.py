@@ -74,6 +74,7 @@ from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 from sqlalchemy.sql.selectable import Join, ScalarSelect, Subquery
 
 from clientbook.domain.text import fold, words
+from clientbook.query.prepared import Prepared
 
 MAX_SEARCH_CHARS = 200
 MAX_SEARCH_WORDS = 16
@@ -274,14 +275,6 @@ def _prefix_count(prefix: ColumnElement[str], length: ColumnElement[int]) -> Sca
     return summed.select_from(union_all(*map(starting, WORD_COUNTS)).subquery()).scalar_subquery()
 
 
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """A statement built once, with parameters, and the values of this use's."""
-
-    statement: Select[Any]
-    params: dict[str, Any]
-
-
 @functools.cache
 def _lead_statement(searched: Table) -> Select[Any]:
     # Built once, with parameters: building it anew took more Python than executing it.
@@ -316,12 +309,11 @@ def stream_prefix(token: str, tier: int | None) -> str | None:
     return prefix if len(prefix) >= STREAM_FROM else None
 
 
-@functools.cache
 def one_word_stream(searched: Table, tier: int) -> tuple[Join, list[ColumnElement[bool]]]:
     """A one-word search's tier 1 or 2 (no filter, no cursor) read from customer_words in
     `seq` order (as `words_stream`), with parameters (`one_word_stream_params`): what the
     tier's page is selected from, and the conditions each row is checked against as it
-    comes. Built once: building it anew took more Python than the database took to run it."""
+    comes. (`compiler._streamed_tier` builds it once.)"""
     streamed = _streamed_seqs(
         bindparam("group", type_=Text), bindparam("prefix", type_=Text), bindparam("length")
     ).subquery("streamed")

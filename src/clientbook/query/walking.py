@@ -317,7 +317,7 @@ def _range_total(
         return None
     column = resource.fields[field].column
     count = range_count(dimension, column, *bounds, leave_out_archived=without_archived)
-    counted, *values = conn.execute(count.statement, count.params).one()
+    counted, *values = count.query.execute(conn).one()
     if not counted:
         return None
     return sum(sign * int(n) for sign, n in zip(count.signs, values, strict=True))
