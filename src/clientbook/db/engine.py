@@ -91,13 +91,13 @@ def _postgres_engine(url: str) -> Engine:
         # No parallel workers: a request's statements read a page or a few index entries, and
         # a blind estimate (prefix searches) made the planner start two workers for a 0.3 ms
         # read, 4 ms of startup and two more processes competing for the cores with the
-        # other requests. Set outside a transaction, so that no rollback undoes it.
+        # other requests. Time zone named `UTC`: psycopg then loads every timestamptz with
+        # `datetime.UTC`, with no zone to convert from per value (the server's default is
+        # `Etc/UTC`, a zoneinfo zone, or the host's own zone), and the database's date
+        # arithmetic is in UTC like the app's. Both in one round trip, outside a transaction,
+        # so that no rollback undoes them.
         dbapi_conn.autocommit = True
-        dbapi_conn.execute("SET max_parallel_workers_per_gather = 0")
-        # Named `UTC`, psycopg loads every timestamptz with `datetime.UTC`: no time zone to
-        # convert from per value (the server's default is `Etc/UTC`, a zoneinfo zone, or the
-        # host's own zone), and the database's date arithmetic is in UTC like the app's.
-        dbapi_conn.execute("SET TimeZone = 'UTC'")
+        dbapi_conn.execute("SET max_parallel_workers_per_gather = 0; SET TimeZone = 'UTC'")
         dbapi_conn.autocommit = False
 
     @event.listens_for(engine, "checkin")
