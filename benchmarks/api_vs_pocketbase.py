@@ -91,6 +91,9 @@ class Config:
     seed: int
     prepare_only: bool
     quiet_wait: float
+    # Seconds of the same requests, unmeasured, before each read workload: whichever server or
+    # configuration runs a workload first would otherwise pay the cold caches alone.
+    warmup: float = 0.0
 
     @property
     def clientbook_db(self) -> Path:
@@ -693,6 +696,17 @@ def run_workload(
     base = config.workdir / "requests" / target.name / key
     write_requests(base, load_requests, config.threads)
     print(f"  {workload.title}:", end="", flush=True)
+    if config.warmup > 0 and not workload.once:
+        run_wrk(
+            target.base_url,
+            base,
+            duration=config.warmup,
+            connections=config.connections,
+            threads=config.threads,
+            timeout=config.timeout,
+            log=config.workdir / "logs" / f"wrk-{target.name}-{key}-warmup.txt",
+        )
+        print(f" (warmed up {config.warmup:g} s)", end="", flush=True)
     waited = server.wait_idle()
     if waited > 2:
         print(f" (waited {waited:.0f} s for the server to go idle)", end="", flush=True)

@@ -55,6 +55,7 @@ class Options:
     threads: int
     workdir: Path
     quiet_wait: float
+    warmup: float
     seed: int
     prepare_only: bool
 
@@ -77,6 +78,13 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         default=30,
         help="wait up to this long for other processes to go idle (30)",
     )
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=3,
+        help="seconds of each workload's requests, unmeasured, before measuring it (3); "
+        "without, the first worker count measured pays the cold caches alone",
+    )
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument(
         "--prepare-only", action="store_true", help="load the data and make the users only"
@@ -96,6 +104,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         threads=args.threads,
         workdir=workdir.resolve(),
         quiet_wait=args.quiet_wait,
+        warmup=args.warmup,
         seed=args.seed,
         prepare_only=args.prepare_only,
     )
@@ -269,6 +278,7 @@ def run_with_workers(options: Options, workers: int, dataset: Any, key: str) -> 
         seed=options.seed,
         prepare_only=False,
         quiet_wait=options.quiet_wait,
+        warmup=options.warmup,
     )
     server = ServerProcess(
         f"clientbook x{workers}",
