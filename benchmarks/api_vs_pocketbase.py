@@ -136,6 +136,12 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
         "the cores idle (60; 0: don't)",
     )
     parser.add_argument(
+        "--warmup",
+        type=float,
+        default=0,
+        help="seconds of each read workload's requests, unmeasured, before measuring it (0)",
+    )
+    parser.add_argument(
         "--prepare-only",
         action="store_true",
         help="generate and load the data (and make the users), measure nothing",
@@ -162,6 +168,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
         seed=args.seed,
         prepare_only=args.prepare_only,
         quiet_wait=args.quiet_wait,
+        warmup=args.warmup,
     )
 
 
