@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from clientbook.domain import timestamps
 from clientbook.domain.timestamps import format_datetime, to_millis
 
 ZONES = st.sampled_from(
@@ -47,3 +48,9 @@ def test_edges(value: datetime, text: str) -> None:
 
 def test_none_is_none() -> None:
     assert format_datetime(None) is None
+
+
+def test_a_text_of_another_shape_falls_back_to_isoformat(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(timestamps.orjson, "dumps", lambda value: b'"2025-01-15T09:30:00.123Z"')
+    value = datetime(2025, 1, 15, 9, 30, 0, 123000, tzinfo=UTC)
+    assert format_datetime(value) == "2025-01-15T09:30:00.123+00:00"
