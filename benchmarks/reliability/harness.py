@@ -40,7 +40,7 @@ from benchmarks.wrk.process import ServerProcess, cpu_seconds, rss_bytes
 from clientbook.access import SYSTEM
 from clientbook.config import Settings
 from clientbook.db.engine import normalise_url
-from clientbook.services import auth
+from clientbook.services import auth, import_uploads
 from clientbook.services import users as user_service
 from clientbook.services.passwords import hash_password
 from clientbook.services.runtime import bootstrap_admin, open_database, upgrade_schema
@@ -355,6 +355,10 @@ class Server:
         self.log_path = log_path
         self.canaries = canaries
         self.extra_env = dict(env or {})
+        # A temporary directory of its own: the uploads its kills leave behind are not mixed
+        # with those of other servers (the test suite runs some at the same time).
+        self.temp_dir = log_path.parent / "server-tmp"
+        self.temp_dir.mkdir(parents=True, exist_ok=True)
         self._process: ServerProcess | None = None
         self.start_cpu_seconds = 0.0  # CPU the last start used until ready (load-independent)
         self.ready_seconds: list[float] = []  # every start's seconds until `/readyz` said 200
@@ -369,9 +373,15 @@ class Server:
             raise RuntimeError("the server is not running")
         return self._process.pid
 
+    @property
+    def upload_directory(self) -> Path:
+        """Where this server keeps uploads waiting for their import."""
+        return self.temp_dir / import_uploads.DIRECTORY
+
     def environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CLIENTBOOK_")}
         env.update(
+            TMPDIR=str(self.temp_dir),
             CLIENTBOOK_DATABASE_URL=self.db.url,
             CLIENTBOOK_ADMIN_EMAIL="reliability-admin@example.com",
             CLIENTBOOK_ADMIN_PASSWORD=self.canaries.admin_password,

@@ -142,8 +142,9 @@ class Trials:
         stuck = self.db.count(STUCK_JOBS)
         if stuck:
             outcome.problems.append(f"trial {trial}: {stuck} import job(s) left queued/running")
-        folder = import_uploads.upload_directory()
-        left = [p.name for p in folder.iterdir() if not import_uploads.owner_alive(p.name)]
+        folder = self.server.upload_directory
+        names = [p.name for p in folder.iterdir()] if folder.exists() else []
+        left = [name for name in names if not import_uploads.owner_alive(name)]
         if left:
             outcome.problems.append(f"trial {trial}: uploads of a killed server left: {left[:2]}")
         outcome.problems += [f"trial {trial}: {p}" for p in self.db.integrity()]

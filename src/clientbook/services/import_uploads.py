@@ -15,12 +15,13 @@ import tempfile
 from pathlib import Path
 from typing import IO, Final
 
+DIRECTORY: Final = "clientbook-imports"  # in the temporary directory ($TMPDIR)
 PREFIX: Final = "upload-"
 EXPORT_PREFIX: Final = "export-"
 
 
 def upload_directory() -> Path:
-    path = Path(tempfile.gettempdir()) / "clientbook-imports"
+    path = Path(tempfile.gettempdir()) / DIRECTORY
     path.mkdir(mode=0o700, exist_ok=True)
     return path
 
