@@ -703,16 +703,20 @@ def run_workload(
     base = config.workdir / "requests" / target.name / key
     write_requests(base, load_requests, config.threads)
     print(f"  {workload.title}:", end="", flush=True)
-    if config.warmup > 0 and not workload.once:
-        run_wrk(
+
+    def replay(seconds: float, log_name: str) -> LoadResult:
+        return run_wrk(
             target.base_url,
             base,
-            duration=config.warmup,
+            duration=seconds,
             connections=config.connections,
             threads=config.threads,
             timeout=config.timeout,
-            log=config.workdir / "logs" / f"wrk-{target.name}-{key}-warmup.txt",
+            log=config.workdir / "logs" / f"{log_name}.txt",
         )
+
+    if config.warmup > 0 and not workload.once:
+        replay(config.warmup, f"wrk-{target.name}-{key}-warmup")
         print(f" (warmed up {config.warmup:g} s)", end="", flush=True)
     waited = server.wait_idle()
     if waited > 2:
@@ -725,15 +729,7 @@ def run_workload(
         elif time.monotonic() - started > 2:
             print(f" (waited {time.monotonic() - started:.0f} s for other processes)", end="")
     with ForeignCpu(server.pid) as foreign, MemorySampler(server.pid) as memory:
-        load = run_wrk(
-            target.base_url,
-            base,
-            duration=config.duration,
-            connections=config.connections,
-            threads=config.threads,
-            timeout=config.timeout,
-            log=config.workdir / "logs" / f"wrk-{target.name}-{key}.txt",
-        )
+        load = replay(config.duration, f"wrk-{target.name}-{key}")
     # After the load, so that a slow answer cannot overlap it.
     status, body = probe(target.base_url, probe_request)
     print(
