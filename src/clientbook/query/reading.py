@@ -168,7 +168,8 @@ def _read_windowed(
         edge_of = select(seq).where(*segment.seq_bounds, *past).order_by(order)
         edge = conn.execute(edge_of.offset(window - 1).limit(1)).scalar()
         inside = [] if edge is None else [seq >= edge if descending else seq <= edge]
-        got = _fetch(conn, segment.statement.where(*past, *inside), 0, wanted - len(found))
+        window_rows = segment.statement.where(*past, *inside)
+        got = _fetch(conn, window_rows, 0, wanted - len(found), segment.params)
         found += got
         if len(found) >= wanted or edge is None:
             return found
