@@ -171,6 +171,7 @@ SEED_SCHEMA_DROPS = (
     "ix_users_name",
     "ix_users_createdAt",
 )
+SEED_INDEX_COUNT = 18  # the seed's "Key Indexes", unique userId and email among them
 # The counters of migrations 0002 and 0005 (totals without a count over the table).
 SEED_SCHEMA_TRIGGERS = ("customer_counts_insert", "customer_pair_counts_insert")
 
@@ -195,6 +196,8 @@ def strip_to_seed_schema(path: Path) -> None:
             "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'customers'"
             " AND sql IS NOT NULL"
         ).fetchone()[0]
+    if left != SEED_INDEX_COUNT:  # a migration added an index this list does not know
+        raise SystemExit(f"{left} indexes left on customers, not the seed's {SEED_INDEX_COUNT}")
     print(f"schema stripped to issue 2's: {left} indexes on customers, full-text without prefixes")
 
 
