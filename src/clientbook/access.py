@@ -94,8 +94,9 @@ def assert_can_set_customer_fields(
     """Raise Forbidden naming every field this principal may not send (never a silent drop)."""
     sent = set(fields)
     _forbid(sent & SYSTEM_FIELDS, "set by the system only")
-    if not creating and "userId" in sent:
-        _forbid(["userId"], "cannot be changed after creation")
+    if not creating:
+        # A record's id is chosen once, at creation (SPEC §12), like its owner.
+        _forbid(sent & {"$id", "userId"}, "cannot be changed after creation")
     if not principal.is_staff:
         _forbid(sent & STAFF_FIELDS, "only staff may set this field")
 

@@ -104,7 +104,7 @@ def test_user_sending_a_staff_only_field_gets_403_naming_it(api: Api, field: str
     assert field in patch.json()["error"]["fields"]
 
 
-@pytest.mark.parametrize("field", sorted(SYSTEM_FIELDS | {"userId"}))
+@pytest.mark.parametrize("field", sorted(SYSTEM_FIELDS | {"userId", "$id"}))
 def test_staff_sending_a_system_field_on_update_gets_403(api: Api, field: str) -> None:
     record = make_customer(api.db)
     response = api.patch(
@@ -112,6 +112,18 @@ def test_staff_sending_a_system_field_on_update_gets_403(api: Api, field: str) -
     )
     assert response.status_code == 403
     assert field in response.json()["error"]["fields"]
+
+
+def test_an_update_naming_the_records_own_id_gets_403_and_writes_nothing(api: Api) -> None:
+    # Was a 500: `$id` reached the UPDATE statement as a column name.
+    user = make_user(api.db)
+    record = make_customer(api.db, owner=user)
+    url = f"/api/customers/{record['id']}"
+    for headers in (api.staff_headers(), api.bearer(user)):
+        response = api.patch(url, json={"$id": record["id"], "city": "Ipoh"}, headers=headers)
+        assert response.status_code == 403
+        assert response.json()["error"]["fields"] == {"$id": "cannot be changed after creation"}
+    assert api.get(url, headers=api.staff_headers()).json()["city"] == record["city"]
 
 
 def test_validation_lists_every_failing_field(api: Api) -> None:
