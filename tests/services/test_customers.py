@@ -274,6 +274,38 @@ def test_status_change_without_reason_removes_the_old_reason(database: Database)
     assert "statusChangeReason" not in orjson.loads(changed["metadata"])
 
 
+def test_status_changed_by_patch_is_recorded_in_metadata_like_the_action(
+    database: Database,
+) -> None:
+    # PATCH {"status"} used to leave the previous change's reason, time and actor in place.
+    staff = make_staff(database)
+    record = make_customer(database, metadata={"tags": ["vip"]})
+    with database.transaction() as conn:
+        svc.change_status(conn, SYSTEM, record["id"], "lead", reason="Cold")
+        changed = svc.update_customer(
+            conn, as_principal(staff), record["id"], {"status": "archived"}
+        )
+    metadata = orjson.loads(changed["metadata"])
+    assert changed["status"] == "archived"
+    assert "statusChangeReason" not in metadata
+    assert metadata["statusChangedBy"] == staff["id"]
+    assert metadata["tags"] == ["vip"]
+    assert audit_actions(database, record["id"])[-1] == "customer.status_changed"
+
+
+def test_a_patch_sending_status_and_metadata_keeps_the_metadata_it_sent(
+    database: Database,
+) -> None:
+    # The seed's updateCustomerStatus merges the reason into metadata itself.
+    record = make_customer(database)
+    sent = {"statusChangeReason": "Paid", "statusChangedAt": "2026-01-02T03:04:05.000+00:00"}
+    with database.transaction() as conn:
+        changed = svc.update_customer(
+            conn, SYSTEM, record["id"], {"status": "inactive", "metadata": sent}
+        )
+    assert orjson.loads(changed["metadata"]) == sent
+
+
 def test_status_change_to_the_current_status_is_a_no_op(database: Database) -> None:
     record = make_customer(database)
     with database.transaction() as conn:
@@ -370,3 +402,39 @@ def test_every_change_has_its_audit_row(database: Database) -> None:
         "customer.contacted",
         "customer.tagged",
     ]
+
+
+# --- an API key naming the human actor (appwrite-compat §3) ----------------------------------
+
+_KEY = Principal(kind="api_key", id="key-1", role="super_admin")
+
+
+def test_an_api_key_naming_a_new_actor_alone_is_a_change(database: Database) -> None:
+    # It was dropped: no field changed, so nothing was written and `updatedBy` stayed as it was.
+    owner, rep = make_user(database), make_staff(database)
+    record = make_customer(database, owner=owner)
+    with database.transaction() as conn:
+        updated = svc.update_customer(
+            conn, _KEY, record["id"], {"updatedBy": rep["id"]}, tolerate_unchanged=True
+        )
+        again = svc.update_customer(
+            conn, _KEY, record["id"], {"updatedBy": rep["id"]}, tolerate_unchanged=True
+        )
+    assert updated["updatedBy"] == rep["id"]
+    assert updated["version"] == record["version"] + 1
+    assert again["version"] == updated["version"]  # the same name again changes nothing
+    assert audit_actions(database, record["id"])[-1] == "customer.updated"
+
+
+def test_an_api_key_may_name_the_actor_as_updated_by_on_create(database: Database) -> None:
+    owner, rep = make_user(database), make_staff(database)
+    data = {"name": "Lim", "userId": owner["id"], "createdBy": rep["id"], "updatedBy": rep["id"]}
+    with database.transaction() as conn:
+        created = svc.create_customer(conn, _KEY, data, tolerate_unchanged=True)
+    assert created["createdBy"] == rep["id"] and created["updatedBy"] == rep["id"]
+    other = make_staff(database)
+    data = {"name": "Ong", "userId": make_user(database)["id"], "createdBy": rep["id"],
+            "updatedBy": other["id"]}  # fmt: skip
+    with pytest.raises(ValidationFailed) as info, database.transaction() as conn:
+        svc.create_customer(conn, _KEY, data, tolerate_unchanged=True)
+    assert "updatedBy" in info.value.fields

@@ -201,6 +201,8 @@ def create_customer(
     data = dict(data)
     record_id = data.pop("$id", None)
     actor_id = principal.user_id
+    # Only the Appwrite face may name `updatedBy` on create (the native API refuses it below).
+    names_updated_by = "updatedBy" in data
     if tolerate_unchanged:
         data, actor_id = _tolerate_unchanged(conn, principal, data, current=None)
     assert_can_set_customer_fields(principal, data, creating=True)
@@ -234,6 +236,7 @@ def create_customer(
         record_id=record_id or new_id(),
         created_at=now,
         created_by=actor_id,
+        updated_by=actor_id if names_updated_by else None,
         default_region=settings.default_region,
     )
     with unique_conflicts(UNIQUE_MESSAGES):
@@ -274,7 +277,13 @@ def _apply_changes(
 
     `updatedBy` is the acting user, or `updated_by` when given (an API key's human actor)."""
     changed = {k: v for k, v in changes.items() if current.get(k) != v}
-    if not changed:
+    # An API key may name the human who made the change (appwrite-compat §3): a new name is a
+    # change of its own.
+    new_actor = updated_by is not None and updated_by not in (
+        principal.user_id,
+        current["updatedBy"],
+    )
+    if not changed and not new_actor:
         return current
     settings = settings_of(conn)
     merged = {**current, **changed}
@@ -299,7 +308,7 @@ def _apply_changes(
         action,
         entity_type="customer",
         entity_id=current["id"],
-        changes=audit.diff(current, changed),
+        changes=audit.diff(current, {**changed, "updatedBy": updated_by} if new_actor else changed),
         reason=reason,
     )
     return get_customer(conn, principal, current["id"])
@@ -338,8 +347,16 @@ def update_customer(
     if "email" in changed:
         _check_email_free(conn, changed["email"], except_id=customer_id)
     reason = None
-    if "status" in changed and changed.get("metadata"):
-        reason = orjson.loads(changed["metadata"]).get("statusChangeReason")
+    if "status" in changed and "metadata" in data:
+        # The seed's updateCustomerStatus sends the merged metadata itself.
+        if changed.get("metadata"):
+            reason = orjson.loads(changed["metadata"]).get("statusChangeReason")
+    elif "status" in changed:
+        # A status changed by PATCH is recorded as by the status action, with no reason.
+        metadata = status_change_metadata(
+            current["metadata"], reason=None, actor_id=principal.id, at=utcnow()
+        )
+        changed |= validate_customer({"metadata": metadata}, current=current)
     return _apply_changes(
         conn,
         principal,
@@ -369,8 +386,8 @@ def _tolerate_unchanged(
     creating = current is None
     kept = dict(data)
     actor_id = principal.user_id
-    # The field that records the caller: createdBy on create, updatedBy on update.
-    named_actor = "createdBy" if creating else "updatedBy"
+    # The fields that record the caller: createdBy and updatedBy on create, updatedBy on update.
+    named_actors = ("createdBy", "updatedBy") if creating else ("updatedBy",)
     for name, raw in data.items():
         try:
             # The one rule of who may set what, asked field by field.
@@ -379,12 +396,14 @@ def _tolerate_unchanged(
         except Forbidden:
             pass
         value = _cleaned_value(name, raw, current)
-        if principal.kind == "api_key" and name == named_actor and isinstance(value, str):
+        if principal.kind == "api_key" and name in named_actors and isinstance(value, str):
             _check_actor_exists(conn, name, value)
+            if actor_id is not None and actor_id != value:
+                raise ValidationFailed({name: "must name the same user as createdBy"})
             actor_id = value
             del kept[name]
         elif value is not _INVALID and (
-            (name == named_actor and value is not None and value == principal.user_id)
+            (name in named_actors and value is not None and value == principal.user_id)
             or _stored_anyway(name, value, current)
         ):
             del kept[name]
