@@ -204,6 +204,16 @@ def test_parse_json_returns_objects(api: Api) -> None:
     assert raw.json()["metadata"] == '{"tags":["vip"]}'
 
 
+@pytest.mark.parametrize("path", ["/api/customers", "/api/customers/{id}"])
+def test_an_unknown_parse_value_is_400_naming_it(api: Api, path: str) -> None:
+    # It was ignored: metadata came back as text, as without the parameter.
+    record = make_customer(api.db)
+    url = path.format(id=record["id"]) + "?parse=xml"
+    response = api.get(url, headers=api.staff_headers())
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"parse": "must be json"}
+
+
 def test_status_change_records_the_reason(api: Api) -> None:
     record = make_customer(api.db)
     staff = make_staff(api.db)

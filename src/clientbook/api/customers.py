@@ -45,11 +45,12 @@ def _one(
     db: Database, row: dict[str, Any], *, expand: str | None, parse: str | None, status: int = 200
 ) -> JSONBytes:
     relations = svc.parse_expand(expand)
+    parse_json = svc.parse_json_option(parse)
     if relations:
         with db.read() as conn:
-            body = svc.present_customers(conn, [row], expand=relations, parse_json=parse == "json")
+            body = svc.present_customers(conn, [row], expand=relations, parse_json=parse_json)
     else:
-        body = svc.present_customers(None, [row], parse_json=parse == "json")
+        body = svc.present_customers(None, [row], parse_json=parse_json)
     headers = {"ETag": svc.etag(row)}
     if status == 201:
         headers["Location"] = f"/api/customers/{row['id']}"
@@ -71,9 +72,10 @@ async def list_customers(
     `total=false`. An owner's list holds only their own record."""
     query = parse_list_query(CUSTOMERS, request.query_params.multi_items(), reserved=LIST_PARAMS)
     relations = svc.parse_expand(expand)
+    parse_json = svc.parse_json_option(parse)
     with _db(request).read() as conn:
         page = svc.list_customers(conn, principal, query)
-        rows = svc.present_customers(conn, page.rows, expand=relations, parse_json=parse == "json")
+        rows = svc.present_customers(conn, page.rows, expand=relations, parse_json=parse_json)
     return JSONBytes({"total": page.total, "rows": rows, "cursor": page.next_cursor})
 
 

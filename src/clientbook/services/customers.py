@@ -593,6 +593,13 @@ def parse_expand(value: str | None) -> tuple[str, ...]:
     return names
 
 
+def parse_json_option(value: str | None) -> bool:
+    """`?parse=json`: notes and metadata as objects rather than JSON text."""
+    if value is None or value == "json":
+        return value == "json"
+    raise BadQuery(f"Cannot parse as {value!r}", fields={"parse": "must be json"})
+
+
 def present_customers(
     conn: Connection | None,
     rows: Sequence[Mapping[str, Any]],
