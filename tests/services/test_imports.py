@@ -167,6 +167,55 @@ def test_json_array_pretty_printed_and_json_lines(database: Database, tmp_path: 
     assert tags["A"] == '{"tags":["x"]}'
 
 
+DEEP = 1_000  # levels: past Python's recursion limit, which the standard JSON decoder recurses into
+
+
+def nested(depth: int) -> str:
+    return '{"a": ' * depth + "1" + "}" * depth
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" + "[" * DEEP + "]" * DEEP + "]",
+        '[{"name": "A", "email": "a@x.io", "notes": ' + nested(DEEP) + "}]",
+        '[{"name": "A", "email": "a@x.io", "tags": ' + "[" * 3 * DEEP + "]" * 3 * DEEP + "}]",
+    ],
+    ids=["array", "notes", "tags"],
+)
+def test_a_json_array_nested_past_the_recursion_limit_refuses_the_file(
+    database: Database, tmp_path: Path, text: str
+) -> None:
+    """Not on one line, the records go through the standard decoder, which recursed into
+    Python's recursion limit: a RecursionError, and a 500."""
+    path = write(tmp_path, "deep.json", text)
+    with pytest.raises(ValidationFailed) as caught:
+        open_source(path, filename=path.name, fmt=None).count(10)
+    assert set(caught.value.fields) == {"file"}
+    with pytest.raises(ValidationFailed) as caught:
+        run(database, path, skip_errors=True)
+    assert set(caught.value.fields) == {"file"}
+    assert count(database, customers) == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "layout"), [("deep.json", "[\n{},\n{}\n]"), ("deep.jsonl", "{}\n{}\n")]
+)
+def test_a_json_record_nested_too_deeply_is_that_rows_error(
+    database: Database, tmp_path: Path, name: str, layout: str
+) -> None:
+    """A record on a line of its own is decoded by orjson, which nests up to 1,024 levels; one
+    that deep was spooled with pickle, which recursed into the recursion limit (an internal
+    error from about 500 levels)."""
+    deep = '{"name": "A", "email": "a@x.io", "notes": ' + nested(DEEP // 2) + "}"
+    path = write(tmp_path, name, layout.format(deep, '{"name": "B"}'))
+    report = run(database, path, skip_errors=True)
+    assert (report.created, report.failed, report.applied) == (1, 1, True)
+    [failure] = report.failures
+    assert failure.row == 1 and set(failure.errors) == {"row"}
+    assert [r["name"] for r in all_customers(database)] == ["B"]
+
+
 def test_format_is_detected_from_content(database: Database, tmp_path: Path) -> None:
     source = open_source(write(tmp_path, "upload", b'[{"name": "X"}]'), filename=None, fmt=None)
     assert source.format == "json"
@@ -550,6 +599,35 @@ def test_a_failed_all_or_nothing_import_marks_its_job_failed(
     assert submitted.job["status"] == "failed"
     assert submitted.job["error"]["code"] == "rows_failed"
     assert submitted.job["report"]["failures"] == [{"row": 1, "errors": {"name": "is required"}}]
+
+
+def test_json_nested_past_the_recursion_limit_is_refused_before_or_in_a_job(
+    database: Database, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Refused (422 on `file`) when the job is submitted, or as the job's error when the record
+    lies beyond what the submission counts: never an internal error."""
+    deep = '{"name": "C", "notes": ' + nested(DEEP) + "}"
+    path = write(tmp_path, "a.json", "[" + deep + "]")
+    with pytest.raises(ValidationFailed) as caught:
+        jobs.submit_import(database, SYSTEM, path, filename="a.json", options=ImportOptions())
+    assert set(caught.value.fields) == {"file"}
+    assert not path.exists()
+
+    monkeypatch.setattr(jobs, "JOB_THRESHOLD_ROWS", 1)
+    path = write(tmp_path, "b.json", '[{"name": "A"}, {"name": "B"}, ' + deep + "]")
+    submitted = jobs.submit_import(
+        database, SYSTEM, path, filename="b.json", options=ImportOptions()
+    )
+    assert not submitted.finished
+    deadline = time.monotonic() + 20
+    job = submitted.job
+    while job["status"] in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.05)
+        job = jobs.get_job(database, SYSTEM, job["$id"])
+    assert job["status"] == "failed"
+    assert job["error"]["code"] == "validation_failed"
+    assert set(job["error"]["fields"]) == {"file"}
+    assert count(database, customers) == 0
 
 
 def test_jobs_of_a_dead_process_are_failed_at_startup(database: Database) -> None:

@@ -20,6 +20,7 @@ from typing import Any, Final, Literal, TypeVar
 import orjson
 
 from clientbook.domain.errors import UnsupportedMedia, ValidationFailed
+from clientbook.domain.fields import JSON_MAX_DEPTH
 from clientbook.services.imports import xlsx
 
 ImportFormat = Literal["csv", "json", "jsonl", "xlsx"]
@@ -227,11 +228,35 @@ def _first_record_text(head: str) -> str:
 # --- JSON ----------------------------------------------------------------------------------------
 
 
+# Deeper than any valid record (`notes` and `metadata` nest at most JSON_MAX_DEPTH levels). A
+# record nested deeper is its row's error as it is read, before anything walks it recursively
+# (the engine's spool pickles rows: ~500 levels reach Python's recursion limit).
+MAX_RECORD_DEPTH: Final = 2 * JSON_MAX_DEPTH
+
+
 def _object(value: Any, number: int) -> Cells:
     if not isinstance(value, dict):
         # Reported as that row's error, not the file's: the other rows are still readable.
         return {"\x00row": "must be a JSON object"}
+    if _deeper_than(value, MAX_RECORD_DEPTH):
+        return {"\x00row": f"is nested more than {MAX_RECORD_DEPTH} levels deep"}
     return value
+
+
+def _deeper_than(value: dict[str, Any], limit: int) -> bool:
+    """Whether objects and arrays nest more than `limit` levels in `value` (a level at a time,
+    without recursion)."""
+    level: list[Any] = [value]
+    for _ in range(limit):
+        level = [
+            child
+            for container in level
+            for child in (container.values() if isinstance(container, dict) else container)
+            if isinstance(child, (dict, list))
+        ]
+        if not level:
+            return False
+    return True
 
 
 def _json_lines_rows(path: Path) -> Iterator[tuple[int, Cells]]:
@@ -346,6 +371,9 @@ class _JsonWindow:
                     return value
             try:
                 value, stop = _DECODER.raw_decode(self.buffer, self.position)
+            except RecursionError:
+                # The standard decoder recurses a level at a time (orjson, above, stops itself).
+                raise ValidationFailed({"file": "is nested too deeply to read"}) from None
             except json.JSONDecodeError as exc:
                 if self.eof or len(self.buffer) - self.position > _MAX_OBJECT_CHARS:
                     raise ValidationFailed({"file": f"is not valid JSON ({exc.msg})"}) from None
