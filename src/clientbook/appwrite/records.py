@@ -45,7 +45,7 @@ from clientbook.appwrite.faces import DOCUMENTS, ROWS, Face
 from clientbook.appwrite.http import AppwriteRoute, JSONBytes, no_content
 from clientbook.appwrite.params import json_body, params_of
 from clientbook.appwrite.queries import EVERYTHING, Selection, parse_list, parse_select
-from clientbook.domain.errors import DomainError
+from clientbook.domain.errors import DomainError, Forbidden
 from clientbook.services.runtime import Database
 
 # `action("role")` (compat §3): validated, then ignored — permissions derive from ownership.
@@ -148,6 +148,17 @@ def _data(body: Mapping[str, Any], face: Face) -> dict[str, Any] | None:
         else value
         for name, value in data.items()
     }
+
+
+def _without_own_id(data: dict[str, Any], current: Row) -> dict[str, Any]:
+    """An update's `data` without `$id`. A record sent back whole carries its own id, ignored
+    like any system value equal to what is stored; another id is refused as a system field is
+    (compat §3: 401 naming it)."""
+    if data["$id"] != current["id"]:
+        raise Forbidden(
+            "Not allowed to set: $id", fields={"$id": "cannot be changed after creation"}
+        )
+    return {name: value for name, value in data.items() if name != "$id"}
 
 
 def _permissions_sent(body: Mapping[str, Any]) -> bool:
@@ -256,9 +267,13 @@ def records_router(face: Face) -> APIRouter:
 
         def work() -> dict[str, Any]:
             with translated(face, data), db.transaction() as conn:
-                if data:
-                    row = update(conn, principal, record_id, data)
-                else:  # permissions only: nothing to change, the record as it is
+                changes = data
+                if data and "$id" in data:
+                    # An unseen record is not found (404) before its id is refused (401).
+                    changes = _without_own_id(data, collection.get(conn, principal, record_id))
+                if changes:
+                    row = update(conn, principal, record_id, changes)
+                else:  # permissions (or the record's own `$id`) only: the record as it is
                     row = collection.get(conn, principal, record_id)
                 return Shaper(conn, face, database_id, principal).records(collection, [row])[0]
 
