@@ -1,7 +1,8 @@
-"""`$id` inside `data` (appwrite-compat §2, §3): a record's id is chosen once.
+"""`$id` inside `data` (appwrite-compat §2, §3): the id param alone chooses a record's id.
 
 Client code sends a row back whole (`{...row, name}`): its own `$id` is ignored on update, as any
-system value equal to what is stored; another id is refused (401 naming `$id`), never a 500.
+system value equal to what is stored; another id is refused (401 naming `$id`), never a 500. On
+create `rowId`/`documentId` decides; `data.$id` may repeat it, a different one is a 400.
 """
 
 from __future__ import annotations
@@ -77,3 +78,19 @@ def test_another_id_on_an_unseen_record_is_not_found(live: Live, face: Records) 
         f"{face.face}_not_found",
         lambda: as_me.update("customers", theirs["id"], {"$id": ID.unique(), "city": "Ipoh"}),
     )
+
+
+def test_the_id_param_chooses_a_new_records_id(live: Live, face: Records) -> None:
+    chosen = ID.unique()
+    data = {"userId": live.user()["id"], "name": "Aminah", "$id": chosen}
+    assert face.create("customers", chosen, data).id == chosen
+
+
+@pytest.mark.parametrize("record_id", ["unique()", "id-param"])
+def test_data_id_never_overrides_the_id_param(live: Live, face: Records, record_id: str) -> None:
+    sent_id = ID.unique() if record_id == "id-param" else record_id
+    data_id = ID.unique()
+    data = {"userId": live.user()["id"], "name": "Aminah", "$id": data_id}
+    body = fails(400, "general_argument_invalid", lambda: face.create("customers", sent_id, data))
+    assert f"{face.face}Id" in body["message"]
+    fails(404, f"{face.face}_not_found", lambda: face.get("customers", data_id))

@@ -150,6 +150,21 @@ def _data(body: Mapping[str, Any], face: Face) -> dict[str, Any] | None:
     }
 
 
+def _new_record_data(data: dict[str, Any], record_id: str | None, face: Face) -> dict[str, Any]:
+    """A create's `data` without `$id`: `rowId` alone chooses the id (`unique()`: the server).
+    `data.$id` may repeat it; a different one (or any, with `unique()`) is refused, not
+    silently dropped."""
+    if "$id" not in data:
+        return data
+    rest = {name: value for name, value in data.items() if name != "$id"}
+    if record_id is None or data["$id"] != record_id:
+        raise argument_invalid(
+            f"Invalid `{face.id_key}`: `data.$id` differs from `{face.id_key}`, which alone "
+            "chooses the id (send the same value, or leave `$id` out of `data`)"
+        )
+    return rest
+
+
 def _without_own_id(data: dict[str, Any], current: Row) -> dict[str, Any]:
     """An update's `data` without `$id`. A record sent back whole carries its own id, ignored
     like any system value equal to what is stored; another id is refused as a system field is
@@ -236,6 +251,7 @@ def records_router(face: Face) -> APIRouter:
         if data is None:
             message = f"The {face.record} data is missing."
             raise AppwriteError(400, f"{face.record}_missing_data", message)
+        data = _new_record_data(data, record_id, face)
         warn = _permissions_sent(body)
         principal, db = caller.principal, _db(request)
 
