@@ -22,13 +22,7 @@ import orjson
 from clientbook.domain.customers import CUSTOMER_ATTRIBUTES
 from clientbook.domain.errors import ValidationFailed
 from clientbook.services.imports.xlsx import excel_serial_to_iso
-from clientbook.services.transfer_format import (
-    GUARD,
-    SYSTEM_COLUMNS,
-    join_tags,
-    split_tags,
-    unguard_cell,
-)
+from clientbook.services.transfer_format import SYSTEM_COLUMNS, join_tags, split_tags
 
 ROW_ERROR: Final = "\x00row"  # a reader's key for "this whole row is unreadable"
 ID: Final = "$id"
@@ -181,11 +175,10 @@ def row_body(cells: dict[str, Any], mapping: ColumnMap | None, *, spreadsheet: b
         if target in body.data or (target == TAGS and tags is not None):
             body.errors[column] = f"fills {target} a second time"
             continue
-        value = unguard_cell(raw) if spreadsheet and isinstance(raw, str) else raw
         if target == TAGS:
-            tags, tags_text = _tags(value, body.errors, column)
+            tags, tags_text = _tags(raw, body.errors, column)
             continue
-        body.data[target] = _typed(target, value)
+        body.data[target] = _typed(target, raw)
     if tags is not None:
         _merge_tags(body, tags, tags_text)
     return body
@@ -242,8 +235,6 @@ def _mapped_body(body: RowBody, cells: dict[str, Any], mapping: ColumnMap) -> No
             else:
                 data[step.target] = step.empty
             continue
-        if raw.__class__ is str and raw[0] == GUARD:
-            raw = unguard_cell(raw)
         how = step.how
         if how == _TEXT:
             data[step.target] = raw if raw.__class__ is str else _as_text(raw)

@@ -3,7 +3,8 @@
 Every reader streams: it holds one row (or one line) at a time, never the file, so memory stays
 flat whatever the file's size. A reader yields `(row_number, cells)` where `row_number` counts
 data rows from 1 (a header row is not counted) and `cells` maps the file's own column names to
-raw values; turning them into customer fields is `columns.py`'s business.
+raw values (a CSV cell without the export's formula guard, SPEC §12: the one thing CSV adds to a
+value); turning them into customer fields is `columns.py`'s business.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import orjson
 from clientbook.domain.errors import UnsupportedMedia, ValidationFailed
 from clientbook.domain.fields import JSON_MAX_DEPTH
 from clientbook.services.imports import xlsx
+from clientbook.services.transfer_format import GUARD, unguard_cell
 
 ImportFormat = Literal["csv", "json", "jsonl", "xlsx"]
 FORMAT_NAMES: Final[dict[str, ImportFormat]] = {
@@ -112,6 +114,8 @@ class Source:
 
     def _csv_rows(self) -> Iterator[tuple[int, Cells]]:
         for number, record in self._csv_records():
+            # The formula guard is CSV's alone (SPEC §12): XLSX and JSON values are as written.
+            record = [unguard_cell(cell) if cell[:1] == GUARD else cell for cell in record]
             yield number, _zip_cells(self.headers, record, number)
 
     def _csv_records(self) -> Iterator[tuple[int, list[str]]]:
