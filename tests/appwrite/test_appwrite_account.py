@@ -13,7 +13,7 @@ from appwrite.services.account import Account
 
 from tests.appwrite.live import DATABASE_ID, Live, records, unique
 from tests.appwrite.seed import Seed
-from tests.factories import TEST_PASSWORD
+from tests.factories import TEST_PASSWORD, make_user
 
 pytestmark = pytest.mark.xdist_group("appwrite")  # one worker: the live servers start once
 
@@ -223,3 +223,57 @@ def test_user_rows_for_staff(live: Live) -> None:
     assert row.data["email"] == user["email"] and row.data["role"] == "user"
     listed = live.tables().list_rows(DATABASE_ID, "users", [Query.equal("email", user["email"])])
     assert [r.id for r in listed.rows] == [user["id"]]
+
+
+def test_users_search_is_word_prefixes_ignoring_case_and_accents(live: Live) -> None:
+    users = live.users()
+    word = unique("Quokka")  # one word no other test's account holds
+    one = live.user(name=f"Repro {word} One")
+    emilie = live.user(name=f"Émilie {word}")
+
+    def found(search: str) -> set[str]:
+        page = users.list(search=search)
+        assert page.total == len(page.users)
+        return {user.id for user in page.users}
+
+    both = {one["id"], emilie["id"]}
+    assert found(f"Repro {word} One") == found(f"repro {word.lower()} one") == {one["id"]}
+    assert found(f"ONE {word}") == found(f"{word[:-2]} on") == {one["id"]}
+    assert found(f"emilie {word}") == found(f"ÉMILIE {word}") == {emilie["id"]}
+    assert found(word.lower()) == both
+    assert found(f"{word} nobody") == set()
+    assert found(f"{one['email'].split('@')[0]} {word}") == {one["id"]}  # email words too
+
+
+def test_users_search_queries_on_name_and_email(live: Live) -> None:
+    users = live.users()
+    word = unique("Wombat")
+    named = live.user(name=f"Ada {word}")
+    mailed = make_user(live.db, name="Ada", email=f"{word.lower()}@example.com")
+
+    def found(*queries: str) -> set[str]:
+        return {user.id for user in users.list([*queries, Query.limit(5000)]).users}
+
+    assert found(Query.search("name", f"ada {word.lower()}")) == {named["id"]}
+    assert found(Query.search("email", word)) == {mailed["id"]}
+    assert found(Query.search("name", "ada"), Query.search("email", word)) == {mailed["id"]}
+    assert found(Query.search("name", word), Query.equal("status", True)) == {named["id"]}
+    for refused in (Query.search("role", "user"), Query.or_queries([Query.search("name", "x")])):
+        assert _code(lambda q=refused: users.list([q])) == (400, "general_query_invalid")
+
+
+def test_users_search_pages_with_cursors_and_a_total(live: Live) -> None:
+    users = live.users()
+    word = unique("Numbat")
+    made = [live.user(name=f"{word} {n}")["id"] for n in range(5)]
+    search = [Query.search("name", word), Query.order_desc("name"), Query.limit(2)]
+    first = users.list(search)
+    second = users.list([*search, Query.cursor_after(first.users[-1].id)])
+    third = users.list([*search, Query.cursor_after(second.users[-1].id)])
+    back = users.list([*search, Query.cursor_before(third.users[0].id)])
+    pages = [[u.id for u in page.users] for page in (first, second, third)]
+    assert [page.total for page in (first, second, third)] == [5, 5, 5]
+    assert [user_id for page in pages for user_id in page] == made[::-1]
+    assert [u.id for u in back.users] == pages[1]
+    offset = users.list([*search, Query.offset(4)], search=word.lower())
+    assert [u.id for u in offset.users] == [made[0]] and offset.total == 5

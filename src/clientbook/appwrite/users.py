@@ -2,21 +2,27 @@
 
 `Users.list` takes its own small grammar (compat §5): `equal`/`notEqual` on `email`, `name`,
 `status` (a boolean: false = blocked) and `labels` (`super_admin` is the staff role); orders on
-`$createdAt`, `name`, `email`; limit, offset, cursors; and `search`, a prefix of the name or
-email.
+`$createdAt`, `name`, `email`; limit, offset, cursors; and search: the `search` param (name or
+email) and top-level `Query.search('name' | 'email', text)`, both SPEC §7's search (every word a
+word prefix, case- and accent-insensitive). Accounts have no full-text index: the few there are
+are matched here with the words `domain.text` folds for the customers' index, and the matching ids
+become a plain `$id` filter, so paging, cursors and `total` work as for any filter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from sqlalchemy import Connection
 
+from clientbook.access import Principal
 from clientbook.appwrite import shapes
 from clientbook.appwrite.auth import CurrentCaller
 from clientbook.appwrite.catalog import USERS, read_page
@@ -29,9 +35,11 @@ from clientbook.appwrite.errors import (
 )
 from clientbook.appwrite.http import AppwriteRoute, JSONBytes, no_content
 from clientbook.appwrite.params import json_body, params_of
-from clientbook.appwrite.queries import Grammar, parse_list
+from clientbook.appwrite.queries import MAX_QUERIES, Grammar, parse_list
 from clientbook.domain.errors import Conflict, DomainError
-from clientbook.query.model import Condition, Group, Op, conjoin
+from clientbook.domain.text import words
+from clientbook.query.model import MATCH_NOTHING, Condition, Filter, ListQuery, Op, conjoin
+from clientbook.query.search import check_search_text, parse_terms
 from clientbook.services import users as user_service
 from clientbook.services.runtime import Database
 
@@ -40,6 +48,8 @@ router = APIRouter(prefix="/users", route_class=AppwriteRoute, tags=["appwrite u
 _FILTERABLE = frozenset({"email", "name", "status", "labels"})
 _ORDERABLE = frozenset({"$createdAt", "name", "email"})
 _PAGING = frozenset({"limit", "offset", "cursorAfter", "cursorBefore"})
+_SEARCHABLE = ("name", "email")
+_DIRECTORY_PAGE = 1000  # accounts read per query while matching a search
 # Appwrite's `status` is "not blocked".
 _STATUSES = {True: ("active", "invited"), False: ("blocked",)}
 
@@ -55,7 +65,10 @@ def _users_api_query(query: dict[str, Any]) -> dict[str, Any]:
             raise query_invalid(f"Users can be ordered by {', '.join(sorted(_ORDERABLE))} only")
         return query
     if method not in ("equal", "notEqual") or attribute not in _FILTERABLE:
-        message = "Users can be filtered with equal / notEqual on email, name, status, labels"
+        message = (
+            "Users can be filtered with equal / notEqual on email, name, status, labels, and "
+            "searched (top level) on name, email"
+        )
         raise query_invalid(message)
     if attribute == "status":
         if not all(isinstance(v, bool) for v in values):
@@ -85,11 +98,67 @@ def _db(request: Request) -> Database:
     return db
 
 
-def _search(text: str) -> Group:
-    """`search`: the name or the email starts with the text (both are indexed)."""
-    term = text.strip()
-    items = tuple(Condition(name, Op.STARTS_WITH, (term,)) for name in ("name", "email"))
-    return Group("or", items)
+def _searched_text(text: object, *, param: str) -> str:
+    if not isinstance(text, str):
+        raise query_invalid(f"{param}: `search` takes a text")
+    problem = check_search_text(text)
+    if problem:
+        raise query_invalid(f"{param}: {problem}")
+    return text
+
+
+def _split_searches(raw: Sequence[str]) -> tuple[list[str], list[tuple[tuple[str, ...], str]]]:
+    """The queries without the top-level `search`es, and those as (attributes, text)."""
+    if len(raw) > MAX_QUERIES:
+        raise query_invalid(f"at most {MAX_QUERIES} queries are allowed")
+    rest: list[str] = []
+    searches: list[tuple[tuple[str, ...], str]] = []
+    for index, text in enumerate(raw):
+        try:
+            query = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            query = None
+        if not isinstance(query, dict) or query.get("method") != "search":
+            rest.append(text)  # the query parser checks (and refuses) everything else
+            continue
+        param = f"queries[{index}]"
+        attribute, values = query.get("attribute"), query.get("values")
+        if attribute not in _SEARCHABLE:
+            raise query_invalid(f'Searching by attribute "{attribute}" requires a fulltext index.')
+        if not isinstance(values, list) or len(values) != 1:
+            raise query_invalid(f"{param}: `search` takes 1 value(s)")
+        searches.append(((attribute,), _searched_text(values[0], param=param)))
+    return rest, searches
+
+
+def _matches(tokens: tuple[str, ...], texts: Sequence[str | None]) -> bool:
+    """Every token is a prefix of a word of the texts (SPEC §7); no token matches nothing."""
+    found = [word for text in texts if text for word in words(text)]
+    return bool(tokens) and all(any(w.startswith(t) for w in found) for t in tokens)
+
+
+def _directory(conn: Connection, principal: Principal) -> list[dict[str, Any]]:
+    """Every account this principal may see (a key: all of them), read page by page."""
+    rows: list[dict[str, Any]] = []
+    while True:
+        query = ListQuery(limit=_DIRECTORY_PAGE, offset=len(rows), with_total=False)
+        page = USERS.list(conn, principal, query).rows
+        rows.extend(page)
+        if len(page) < _DIRECTORY_PAGE:
+            return rows
+
+
+def _search_filter(
+    conn: Connection, principal: Principal, searches: Sequence[tuple[tuple[str, ...], str]]
+) -> Filter:
+    """The accounts matching every search, as a filter on their ids."""
+    wanted = [(attributes, parse_terms(text).tokens) for attributes, text in searches]
+    ids = [
+        user["id"]
+        for user in _directory(conn, principal)
+        if all(_matches(tokens, [user[name] for name in names]) for names, tokens in wanted)
+    ]
+    return Condition("$id", Op.IN, tuple(ids)) if ids else MATCH_NOTHING
 
 
 @router.post("", status_code=201)
@@ -116,12 +185,15 @@ async def list_users(request: Request, caller: CurrentCaller) -> JSONBytes:
     """Accounts, filtered, ordered and paged with queries; `search` by name or email."""
     principal = caller.key()
     params = params_of(request)
-    parsed = parse_list(GRAMMAR, params.array("queries"), with_total=params.flag("total", True))
+    queries, searches = _split_searches(params.array("queries"))
+    parsed = parse_list(GRAMMAR, queries, with_total=params.flag("total", True))
     search = params.scalars.get("search", "").strip()
     if search:
-        query = replace(parsed.query, where=conjoin(parsed.query.where, _search(search)))
-        parsed = replace(parsed, query=query)
+        searches.append((_SEARCHABLE, _searched_text(search, param="search")))
     with translated(), _db(request).read() as conn:
+        if searches:
+            where = conjoin(parsed.query.where, _search_filter(conn, principal, searches))
+            parsed = replace(parsed, query=replace(parsed.query, where=where))
         page = read_page(conn, USERS, principal, parsed)
     return JSONBytes({"total": page.total or 0, "users": [shapes.user(r) for r in page.rows]})
 
