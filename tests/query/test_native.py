@@ -123,6 +123,12 @@ def test_search_sort_limit_offset_total():
     assert (query.limit, query.offset, query.with_total) == (50, 100, False)
 
 
+@pytest.mark.parametrize("sort", ["--name", "name,,status", ",", "-", "-,name", "+-name", "name,"])
+def test_a_malformed_sort_is_refused_naming_it(sort: str) -> None:
+    # `--name`, empty keys and `,` were read as if well formed.
+    assert set(error_fields(f"sort={sort}")) == {"sort"}
+
+
 def test_the_seed_query_patterns_parse():
     assert conditions("status=active") and parse("sort=-lastContactAt&limit=50").limit == 50
     assert [c.field for c in conditions("assignedTo=abc123&status=active")] == [

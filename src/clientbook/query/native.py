@@ -195,11 +195,13 @@ def split_list(text: str) -> list[str]:
 
 def _sort(resource: Resource, text: str) -> tuple[Sort, ...]:
     sorts: list[Sort] = []
+    if not text:  # no `sort`: the default order
+        return ()
     for item in (part.strip() for part in text.split(",")):
-        if not item:
-            continue
         descending = item.startswith("-")
-        name = item.lstrip("-+").strip()
+        name = item[1:].strip() if item[:1] in ("-", "+") else item
+        if not name or name[0] in "-+":
+            _refuse("sort", f"`{item}` is not a sort key: a field, with `-` before it to descend")
         spec = resource.lookup(name, param="sort", native=True)
         sort = Sort(spec.name, descending, param="sort")
         sort_field(resource, sort)
