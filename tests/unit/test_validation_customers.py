@@ -177,6 +177,12 @@ def test_timezone_over_50_characters_is_rejected_naming_the_limit() -> None:
     assert error_of("timezone", "Europe/" + "x" * 44) == "must be at most 50 characters"
 
 
+@pytest.mark.parametrize("name", ["localtime", "posixrules", "Mars/Olympus", "asia/kuala_lumpur"])
+def test_a_name_that_is_no_iana_zone_is_rejected(name: str) -> None:
+    # `localtime` was accepted: it is the host's own zone, whatever that is.
+    assert error_of("timezone", name).startswith("must be an IANA time zone")
+
+
 def test_website_of_255_characters_is_accepted_and_256_rejected() -> None:
     url = "https://example.com/" + "p" * 235
     assert len(url) == 255

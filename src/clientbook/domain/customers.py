@@ -79,7 +79,8 @@ def _is_http_url(url: str) -> bool:
 
 @cache
 def _time_zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    # `localtime` is the host's own zone (a link in the system's zoneinfo), not an IANA name.
+    return frozenset(zoneinfo.available_timezones()) - {"localtime"}
 
 
 def check_timezone(name: str) -> str:
