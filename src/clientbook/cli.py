@@ -109,6 +109,8 @@ def _read_password(prompt: bool) -> str:
 # take all 16 of a burst and serve alone (one run in two: 244 req/s against 455), and it leaves
 # TCP_NODELAY unset on the sockets uvicorn shares between workers (~40 ms a response).
 SINGLE_PROCESS_LOOP = "asyncio"
+# By name, so that every worker process loads it (clientbook.http_protocol).
+HTTP_PROTOCOL = "clientbook.http_protocol:BoundedHttpToolsProtocol"
 
 
 @app.command()
@@ -148,6 +150,8 @@ def serve(
         port=port or settings.port,
         workers=workers,
         loop=SINGLE_PROCESS_LOOP if workers == 1 else "auto",
+        # httptools with a cap on the header block and a deadline for it (docs/security.md).
+        http=HTTP_PROTOCOL,
         # A spawned worker answers the supervisor's ping only once a fresh interpreter has
         # imported uvicorn: on a busy machine that exceeds uvicorn's 5 s, and every worker
         # would be killed as hung and restarted, over and over.

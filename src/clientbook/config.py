@@ -34,6 +34,8 @@ SETTINGS: dict[str, str] = {
     "(default 0: off)",
     "CLIENTBOOK_SHUTDOWN_GRACE_SECONDS": "seconds a stopping server gives in-flight requests, "
     "then running imports, to finish (default 20)",
+    "CLIENTBOOK_HEADER_TIMEOUT_SECONDS": "seconds a client has to send a request's whole "
+    "header block before `serve` closes the connection (default 30)",
     "CLIENTBOOK_BACKUP_DIR": "directory of scheduled backups and of `clientbook backup`'s "
     "default-named files",
     "CLIENTBOOK_BACKUP_INTERVAL": "time between scheduled backups made by `serve`: 3600, 90s, "
@@ -82,6 +84,7 @@ class Settings:
     rate_limit_per_credential: int = 0
     rate_limit_per_address: int = 0
     shutdown_grace_seconds: int = 20
+    header_timeout_seconds: int = 30
     backup_dir: Path | None = None
     backup_interval_seconds: int | None = None
     backup_keep: int = 7
@@ -115,6 +118,9 @@ class Settings:
             rate_limit_per_address=_int("CLIENTBOOK_RATE_LIMIT_PER_ADDRESS", 0),
             shutdown_grace_seconds=_int(
                 "CLIENTBOOK_SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds
+            ),
+            header_timeout_seconds=_int(
+                "CLIENTBOOK_HEADER_TIMEOUT_SECONDS", cls.header_timeout_seconds
             ),
             backup_dir=Path(backup_dir)
             if (backup_dir := env.get("CLIENTBOOK_BACKUP_DIR"))
