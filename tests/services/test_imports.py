@@ -666,6 +666,31 @@ def test_json_nested_past_the_recursion_limit_is_refused_before_or_in_a_job(
     assert count(database, customers) == 0
 
 
+def test_unknown_columns_are_refused_when_submitted_large_or_small(
+    database: Database, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """As a malformed file is: before any job exists (a job that failed on them answered 200)."""
+    for threshold in (jobs.JOB_THRESHOLD_ROWS, 1):
+        monkeypatch.setattr(jobs, "JOB_THRESHOLD_ROWS", threshold)
+        path = write(tmp_path, "a.csv", "name,shoe size\nA,42\nB,43\n")
+        with pytest.raises(ValidationFailed) as caught:
+            jobs.submit_import(database, SYSTEM, path, filename="a.csv", options=ImportOptions())
+        assert set(caught.value.fields) == {"columns.shoe size"}
+        assert not path.exists()
+    sheet = (
+        '<worksheet><sheetData><row r="1"><c r="A1" t="s"><v>0</v></c>'
+        '<c r="B1" t="inlineStr"><is><t>bogus</t></is></c></row>'
+        '<row r="2"><c r="A2" t="s"><v>1</v></c></row></sheetData></worksheet>'
+    )
+    with pytest.raises(ValidationFailed) as caught:
+        jobs.submit_import(
+            database, SYSTEM, _xlsx(tmp_path, sheet), filename="b.xlsx",
+            options=ImportOptions(sheet="People"),
+        )  # fmt: skip
+    assert set(caught.value.fields) == {"columns.bogus"}
+    assert count(database, import_jobs) == 0
+
+
 def test_jobs_of_a_dead_process_are_failed_at_startup(database: Database) -> None:
     now = utcnow()
     with database.transaction() as conn:

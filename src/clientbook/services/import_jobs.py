@@ -36,7 +36,13 @@ from clientbook.db.tables import import_jobs
 from clientbook.domain.errors import DomainError, NotFound
 from clientbook.domain.ids import new_id
 from clientbook.domain.timestamps import format_datetime, utcnow
-from clientbook.services.imports import ImportOptions, ImportReport, open_source, run_import
+from clientbook.services.imports import (
+    ImportOptions,
+    ImportReport,
+    open_source,
+    run_import,
+    source_columns,
+)
 from clientbook.services.runtime import Database
 
 JOB_THRESHOLD_ROWS: Final = 5_000
@@ -102,11 +108,13 @@ def submit_import(
     background: bool = True,
 ) -> Submitted:
     """Run an uploaded file's import, or start it as a job when it is large. Takes ownership
-    of `path` (deleted when the import is over)."""
+    of `path` (deleted when the import is over). A file that cannot be read, or whose columns
+    are not all customer fields, is refused here (ValidationFailed), before any job exists."""
     principal = require_authenticated(principal)
     try:
         source = open_source(path, filename=filename, fmt=options.format, sheet=options.sheet)
-        large = background and source.count(JOB_THRESHOLD_ROWS) > JOB_THRESHOLD_ROWS
+        large = source.count(JOB_THRESHOLD_ROWS) > JOB_THRESHOLD_ROWS and background
+        source_columns(source)  # the header, which counting read
     except BaseException:
         path.unlink(missing_ok=True)
         raise

@@ -7,7 +7,7 @@
 background.
 """
 
-from clientbook.services.imports.engine import prepare_source, run_import
+from clientbook.services.imports.engine import prepare_source, run_import, source_columns
 from clientbook.services.imports.readers import ImportFormat, Source, open_source, parse_format
 from clientbook.services.imports.report import ImportOptions, ImportReport, RowFailure
 
@@ -21,4 +21,5 @@ __all__ = [
     "parse_format",
     "prepare_source",
     "run_import",
+    "source_columns",
 ]

@@ -570,8 +570,13 @@ def prepare_source(
         raise TooLarge(f"The file has {message}", fields={"file": message})
     if not principal.is_staff and total > 1:
         raise ValidationFailed({"file": "a user's import holds one row: their own record"})
-    mapping = map_columns(source.headers) if source.format in ("csv", "xlsx") else None
-    return total, mapping
+    return total, source_columns(source)
+
+
+def source_columns(source: Source) -> ColumnMap | None:
+    """The mapping of a CSV or XLSX file's header, which `source.count` reads (None for JSON,
+    whose keys vary by row); ValidationFailed naming unknown and repeated columns."""
+    return map_columns(source.headers) if source.format in ("csv", "xlsx") else None
 
 
 def _first_pass(
