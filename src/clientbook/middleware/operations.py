@@ -8,6 +8,7 @@ microsecond reads by id included (benchmarks/middleware_overhead.py).
 What each part does is told in its module: `security_headers`, `observe`, `limits`. From the
 outside in they behave as that stack did: the answers the layer gives itself (413, 429, 500)
 carry the security headers and the request id, and are counted and logged like any other.
+A client that hangs up before the answer (its body half sent) is counted and logged as 499.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from time import perf_counter
+
+from starlette.requests import ClientDisconnect
 
 from clientbook.middleware.answers import ASGIApp, Message, Receive, Scope, Send, send_error
 from clientbook.middleware.limits import Caps, RequestLimits
@@ -69,6 +72,11 @@ class Operations:
         IN_FLIGHT.inc()
         try:
             await self.limits(scope, receive, observed_send)  # the caps, then the app
+        except ClientDisconnect:
+            # The client hung up before its body was in: it gave up, nothing went wrong here,
+            # and there is nobody left to answer.
+            if not response_started:
+                status = CLIENT_CLOSED
         except Exception as exc:
             error_log.error(
                 "unhandled error",
