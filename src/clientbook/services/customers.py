@@ -157,7 +157,8 @@ def _check_email_free(conn: Connection, email: str | None, *, except_id: str | N
     """The seed's duplicate-email check; the unique index makes it race-free behind this."""
     if email is None:
         return
-    query = select(customers.c.id).where(func.lower(customers.c.email) == email.lower())
+    # `lower()` on both sides, as the unique index compares (ASCII letters only on SQLite).
+    query = select(customers.c.id).where(func.lower(customers.c.email) == func.lower(email))
     if except_id is not None:
         query = query.where(customers.c.id != except_id)
     if conn.execute(query).first() is not None:

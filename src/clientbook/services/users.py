@@ -63,7 +63,9 @@ def get_user(conn: Connection, user_id: str) -> User:
 def find_user_by_email(conn: Connection, email: str) -> User | None:
     row = conn.execute(
         select(*_READ_COLUMNS, users.c.passwordHash).where(
-            func.lower(users.c.email) == email.strip().lower()
+            # The unique index's own `lower()` on both sides: on SQLite it folds ASCII letters
+            # only, and Python's folding of the address found no account for `Ö…@…`.
+            func.lower(users.c.email) == func.lower(email.strip())
         )
     ).first()
     return None if row is None else dict(row._mapping)
