@@ -111,9 +111,7 @@ def test_signup_with_a_used_email_is_409_naming_email(api: Api) -> None:
 
 
 @pytest.mark.parametrize("email", ["Ösolo@example.com", "solo@EXÄMPLE.com", "Ωmega@example.com"])
-def test_an_address_with_a_non_ascii_capital_signs_in_as_it_was_given(
-    api: Api, email: str
-) -> None:
+def test_an_address_with_a_non_ascii_capital_signs_in_as_it_was_given(api: Api, email: str) -> None:
     # Such an account could never sign in: Python folded the letter and SQLite's lower() not.
     assert api.post("/api/auth/signup", json={"email": email, "password": TEST_PASSWORD}).is_success
     response = login(api, email)
