@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.api.conftest import Api
 from tests.factories import make_customer
-from tests.ops.conftest import BuildApi
+from tests.ops.conftest import BuildApi, LogLines
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -128,3 +128,35 @@ def test_several_processes_add_up_in_multiprocess_mode(
     line = 'clientbook_http_requests_total{method="GET",route="/healthz",status="200"}'
     totals = [ln for ln in done.stdout.splitlines() if ln.startswith(line)]
     assert totals and float(totals[0].split()[-1]) == 5.0, done.stdout[-2000:]
+
+
+def test_the_route_label_is_the_whole_template_with_its_router_prefix(
+    ops_api: Api, log_lines: LogLines
+) -> None:
+    staff = ops_api.staff_headers()
+    calls = {
+        ("GET", "/v1/users"): "/v1/users",
+        ("GET", "/v1/databases/console-db/collections/customers/documents"): (
+            "/v1/databases/{database_id}/collections/{container_id}/documents"
+        ),
+        ("GET", "/admin/users"): "/admin/users",
+        ("POST", "/admin/customers/x1/status"): "/admin/customers/{customer_id}/status",
+        ("GET", "/admin"): "/admin",
+        ("GET", "/api/customers/x1"): "/api/customers/{customer_id}",
+        ("GET", "/static/no-such-file.css"): "/static",
+    }
+    before = scrape(ops_api)
+    for method, path in calls:
+        ops_api.request(method, path, headers=staff, follow_redirects=False)
+    after = scrape(ops_api)
+    logged = [(line["method"], line["route"]) for line in log_lines.requests()]
+    for (method, _path), route in calls.items():
+        assert (method, route) in logged
+        counted = sum(
+            value(after, name, **dict(labels)) - value(before, name, **dict(labels))
+            for name, labels in after
+            if name == "clientbook_http_requests_total"
+            and dict(labels).get("route") == route
+            and dict(labels).get("method") == method
+        )
+        assert counted >= 1, route

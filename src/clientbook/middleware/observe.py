@@ -26,6 +26,10 @@ _REQUEST_ID_MAX = 64
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 CLIENT_CLOSED = 499  # nginx's word for a request the client gave up on before the answer
 
+# Where FastAPI (0.16x) leaves the route that answered as included, its prefixes in its path.
+_INCLUDED_ROUTE = "effective_route_context"
+_NOTHING: dict[str, Any] = {}
+
 request_log = logging.getLogger("clientbook.request")
 error_log = logging.getLogger("clientbook.errors")
 
@@ -47,9 +51,17 @@ def request_id_of(scope: Scope) -> str:
 
 def route_of(scope: Scope) -> str:
     """The route template that answered (`/api/customers/{customer_id}`), never the raw path."""
-    path = getattr(scope.get("route"), "path", None)
-    if isinstance(path, str) and path:
-        return path
+    route = scope.get("route")
+    if route is not None:
+        # A route of an included router knows only its own part of the path (`/users` of
+        # `/v1/users`); FastAPI keeps the route as included, prefixes and all, in its scope.
+        included = (scope.get("fastapi") or _NOTHING).get(_INCLUDED_ROUTE)
+        if included is not None and getattr(included, "original_route", None) is route:
+            path = getattr(included, "path", None)
+        else:
+            path = getattr(route, "path", None)
+        if isinstance(path, str) and path:
+            return path
     # Plain Starlette routes and mounts (docs, static files) leave only their endpoint behind.
     endpoint = scope.get("endpoint")
     if endpoint is None:
