@@ -9,6 +9,7 @@ What each part does is told in its module: `security_headers`, `observe`, `limit
 outside in they behave as that stack did: the answers the layer gives itself (413, 429, 500)
 carry the security headers and the request id, and are counted and logged like any other.
 A client that hangs up before the answer (its body half sent) is counted and logged as 499.
+HEAD is answered as GET without the body, so it works wherever GET does.
 """
 
 from __future__ import annotations
@@ -69,9 +70,14 @@ class Operations:
                 ended = perf_counter()  # background tasks after the answer are not its latency
             await send(message)
 
+        app_scope: Scope = scope
+        app_send: Send = observed_send
+        if scope["method"] == "HEAD":
+            app_scope, app_send = _as_get(scope, observed_send)
+
         IN_FLIGHT.inc()
         try:
-            await self.limits(scope, receive, observed_send)  # the caps, then the app
+            await self.limits(app_scope, receive, app_send)  # the caps, then the app
         except ClientDisconnect:
             # The client hung up before its body was in: it gave up, nothing went wrong here,
             # and there is nobody left to answer.
@@ -81,18 +87,32 @@ class Operations:
             error_log.error(
                 "unhandled error",
                 exc_info=exc,
-                extra={FIELDS: {"method": scope["method"], "route": route_of(scope)}},
+                extra={FIELDS: {"method": scope["method"], "route": route_of(app_scope)}},
             )
             if response_started:
                 if ended is None:
                     raise  # half an answer: let the server break the connection
             else:
                 message = "Something went wrong on our side"
-                await send_error(scope, observed_send, 500, "internal_error", message)
+                await send_error(app_scope, app_send, 500, "internal_error", message)
         except asyncio.CancelledError:
             if not response_started:
                 status = CLIENT_CLOSED
             raise
         finally:
             IN_FLIGHT.dec()
-            self.recorder.record(scope, status, (ended or perf_counter()) - started)
+            if app_scope is not scope:
+                app_scope["method"] = scope["method"]  # a HEAD is counted as one
+            self.recorder.record(app_scope, status, (ended or perf_counter()) - started)
+
+
+def _as_get(scope: Scope, send: Send) -> tuple[Scope, Send]:
+    """HEAD as the app sees it: a GET (RFC 9110: GET's status and headers) whose body is not
+    sent. A route without GET still answers 405. The server's own scope stays HEAD."""
+
+    async def headless_send(message: Message) -> None:
+        if message["type"] == "http.response.body" and message.get("body"):
+            message = {**message, "body": b""}
+        await send(message)
+
+    return {**scope, "method": "GET"}, headless_send
