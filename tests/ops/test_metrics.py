@@ -160,3 +160,20 @@ def test_the_route_label_is_the_whole_template_with_its_router_prefix(
             and dict(labels).get("method") == method
         )
         assert counted >= 1, route
+
+
+def test_a_body_over_the_cap_is_counted_as_the_docs_say(build_api: BuildApi) -> None:
+    """With its length announced: 413 before routing, `unmatched`; sent without a length: cut
+    off while its route reads it, counted under the route (docs/observability.md)."""
+    api = build_api(max_body_bytes=1024)
+    staff = api.staff_headers()
+    body = b'{"name": "' + b"a" * 4096 + b'"}'
+    headers = {**staff, "content-type": "application/json"}
+    before = scrape(api)
+    assert api.post("/api/customers", content=body, headers=headers).status_code == 413
+    assert api.post("/api/customers", content=iter([body]), headers=headers).status_code == 413
+    after = scrape(api)
+    for route in ("unmatched", "/api/customers"):
+        labels = {"method": "POST", "route": route, "status": "413"}
+        name = "clientbook_http_requests_total"
+        assert value(after, name, **labels) - value(before, name, **labels) == 1, route
