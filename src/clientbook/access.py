@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 from clientbook.domain.errors import Forbidden, Unauthenticated
 
@@ -31,6 +31,9 @@ STAFF_FIELDS = frozenset(
     }
 )  # fmt: skip
 SYSTEM_FIELDS = frozenset({"createdBy", "updatedBy", "$createdAt", "$updatedAt", "$sequence"})
+# The keys of `metadata` an owner manages (SPEC §5: "metadata (tags and customFields)"); the
+# others (integrationData, lastSyncAt, the status change's reason, time and actor) are staff's.
+OWNER_METADATA_KEYS = frozenset({"tags", "customFields"})
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,22 @@ def assert_can_set_customer_fields(
         _forbid(sent & {"$id", "userId"}, "cannot be changed after creation")
     if not principal.is_staff:
         _forbid(sent & STAFF_FIELDS, "only staff may set this field")
+
+
+def owner_metadata(sent: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
+    """The metadata an owner's write leaves: their own keys as sent, staff's keys as stored.
+
+    A staff key sent with a value other than the stored one is Forbidden, naming it; sent with
+    the stored value (a record read, changed and sent back whole) it is accepted."""
+    refused = sorted(
+        key
+        for key, value in sent.items()
+        if key not in OWNER_METADATA_KEYS and (key not in stored or stored[key] != value)
+    )
+    if refused:
+        _forbid([f"metadata.{key}" for key in refused], "only staff may set this key")
+    kept = {key: value for key, value in stored.items() if key not in OWNER_METADATA_KEYS}
+    return kept | {key: value for key, value in sent.items() if key in OWNER_METADATA_KEYS}
 
 
 def assert_can_create_for(principal: Principal, owner_id: str) -> None:

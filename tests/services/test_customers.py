@@ -438,3 +438,54 @@ def test_an_api_key_may_name_the_actor_as_updated_by_on_create(database: Databas
     with pytest.raises(ValidationFailed) as info, database.transaction() as conn:
         svc.create_customer(conn, _KEY, data, tolerate_unchanged=True)
     assert "updatedBy" in info.value.fields
+
+
+# --- an owner's metadata: tags and customFields (SPEC §5) --------------------------------------
+
+
+def _owned_with_a_status_reason(database: Database) -> tuple[dict[str, Any], dict[str, Any]]:
+    user = make_user(database)
+    record = make_customer(database, owner=user, metadata={"tags": ["a"]})
+    with database.transaction() as conn:
+        record = svc.change_status(conn, SYSTEM, record["id"], "lead", reason="Called")
+    return user, record
+
+
+def test_an_owner_may_not_write_staffs_metadata_keys(database: Database) -> None:
+    # An owner could forge the status change's reason, or erase it by sending only tags.
+    user, record = _owned_with_a_status_reason(database)
+    forged = {"tags": ["x"], "statusChangeReason": "forged", "integrationData": {"crm": 1}}
+    with pytest.raises(Forbidden) as caught, database.transaction() as conn:
+        svc.update_customer(conn, as_principal(user), record["id"], {"metadata": forged})
+    assert set(caught.value.fields) == {
+        "metadata.statusChangeReason",
+        "metadata.integrationData",
+    }
+    newcomer = as_principal(make_user(database))
+    with pytest.raises(Forbidden), database.transaction() as conn:
+        svc.create_customer(conn, newcomer, {"name": "N", "metadata": {"lastSyncAt": "x"}})
+
+
+def test_an_owners_metadata_keeps_staffs_keys(database: Database) -> None:
+    user, record = _owned_with_a_status_reason(database)
+    stored = orjson.loads(record["metadata"])
+    with database.transaction() as conn:
+        only_tags = svc.update_customer(
+            conn, as_principal(user), record["id"], {"metadata": {"tags": ["b"]}}
+        )
+        sent_back = svc.update_customer(
+            conn,
+            as_principal(user),
+            record["id"],
+            {"metadata": {**stored, "tags": ["c"], "customFields": {"size": 3}}},
+        )
+        cleared = svc.update_customer(conn, as_principal(user), record["id"], {"metadata": None})
+    assert orjson.loads(only_tags["metadata"]) == {**stored, "tags": ["b"]}
+    assert orjson.loads(sent_back["metadata"]) == {
+        **stored,
+        "tags": ["c"],
+        "customFields": {"size": 3},
+    }
+    kept = {k: v for k, v in stored.items() if k != "tags"}
+    assert orjson.loads(cleared["metadata"]) == kept
+    assert kept["statusChangeReason"] == "Called"

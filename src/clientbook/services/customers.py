@@ -20,6 +20,7 @@ from clientbook.access import (
     assert_can_create_for,
     assert_can_set_customer_fields,
     customer_owner_scope,
+    owner_metadata,
     require_authenticated,
     require_staff,
 )
@@ -38,6 +39,7 @@ from clientbook.domain.errors import (
     PreconditionFailed,
     ValidationFailed,
 )
+from clientbook.domain.fields import FieldError, parse_json_object
 from clientbook.domain.ids import is_valid_id, new_id
 from clientbook.domain.timestamps import format_datetime, utcnow
 from clientbook.query.compiler import Page, run_list
@@ -207,6 +209,7 @@ def create_customer(
     if tolerate_unchanged:
         data, actor_id = _tolerate_unchanged(conn, principal, data, current=None)
     assert_can_set_customer_fields(principal, data, creating=True)
+    data = dict(_with_owner_metadata(principal, data, current=None))
     if "userId" not in data and not principal.is_staff:
         data["userId"] = principal.id
     if data.get("userId") is None:
@@ -253,6 +256,24 @@ def create_customer(
         changes=audit.diff({}, created),
     )
     return get_customer(conn, principal, row["id"])
+
+
+def _with_owner_metadata(
+    principal: Principal, data: Mapping[str, Any], *, current: Customer | None
+) -> Mapping[str, Any]:
+    """An owner's `metadata` as `access.owner_metadata` leaves it (staff send theirs whole).
+    Metadata that is not a JSON object is left for validation to name."""
+    if principal.is_staff or "metadata" not in data:
+        return data
+    raw = data["metadata"]
+    stored_text = current["metadata"] if current else None
+    try:
+        sent = {} if raw is None else parse_json_object(raw) or {}
+        stored = {} if stored_text is None else parse_json_object(stored_text) or {}
+    except FieldError:
+        return data
+    merged = owner_metadata(sent, stored)
+    return {**data, "metadata": None if raw is None and not merged else merged}
 
 
 def _load_for_write(
@@ -341,6 +362,7 @@ def update_customer(
     if tolerate_unchanged:
         data, actor_id = _tolerate_unchanged(conn, principal, data, current=current)
     assert_can_set_customer_fields(principal, data, creating=False)
+    data = _with_owner_metadata(principal, data, current=current)
     settings = settings_of(conn)
     values = validate_customer(data, current=current, default_region=settings.default_region)
     changed = {k: v for k, v in values.items() if current.get(k) != v}
