@@ -442,6 +442,25 @@ def test_owner_may_not_set_staff_fields_or_other_owners(database: Database, tmp_
     assert all_customers(database)[0]["userId"] == owner["id"]
 
 
+def test_an_owners_import_sets_only_their_metadata_keys(database: Database, tmp_path: Path) -> None:
+    # The API's rule (SPEC §5: tags and customFields), which the import did not apply.
+    owner = make_user(database)
+    record = make_customer(database, owner=owner, name="Me")
+    with database.transaction() as conn:
+        customer_service.change_status(conn, SYSTEM, record["id"], "lead", reason="Called")
+    me = as_principal(owner)
+    forged = '[{"name": "Me", "metadata": {"statusChangeReason": "forged"}}]'
+    report = run(database, write(tmp_path, "f.json", forged), me, overwrite=True)
+    assert report.failures[0].errors == {
+        "metadata.statusChangeReason": "only staff may set this key"
+    }
+    tags_only = '[{"name": "Me", "metadata": {"tags": ["vip"]}}]'
+    report = run(database, write(tmp_path, "t.json", tags_only), me, overwrite=True)
+    assert (report.updated, report.failed) == (1, 0), report.failures
+    metadata = orjson.loads(all_customers(database)[0]["metadata"])
+    assert metadata["tags"] == ["vip"] and metadata["statusChangeReason"] == "Called"
+
+
 # --- XLSX safety ---------------------------------------------------------------------------------
 
 

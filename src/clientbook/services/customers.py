@@ -209,7 +209,7 @@ def create_customer(
     if tolerate_unchanged:
         data, actor_id = _tolerate_unchanged(conn, principal, data, current=None)
     assert_can_set_customer_fields(principal, data, creating=True)
-    data = dict(_with_owner_metadata(principal, data, current=None))
+    data = dict(with_owner_metadata(principal, data, current=None))
     if "userId" not in data and not principal.is_staff:
         data["userId"] = principal.id
     if data.get("userId") is None:
@@ -258,8 +258,8 @@ def create_customer(
     return get_customer(conn, principal, row["id"])
 
 
-def _with_owner_metadata(
-    principal: Principal, data: Mapping[str, Any], *, current: Customer | None
+def with_owner_metadata(
+    principal: Principal, data: Mapping[str, Any], *, current: Customer | None = None
 ) -> Mapping[str, Any]:
     """An owner's `metadata` as `access.owner_metadata` leaves it (staff send theirs whole).
     Metadata that is not a JSON object is left for validation to name."""
@@ -362,7 +362,7 @@ def update_customer(
     if tolerate_unchanged:
         data, actor_id = _tolerate_unchanged(conn, principal, data, current=current)
     assert_can_set_customer_fields(principal, data, creating=False)
-    data = _with_owner_metadata(principal, data, current=current)
+    data = with_owner_metadata(principal, data, current=current)
     settings = settings_of(conn)
     values = validate_customer(data, current=current, default_region=settings.default_region)
     changed = {k: v for k, v in values.items() if current.get(k) != v}

@@ -143,10 +143,10 @@ class _RowChecker:
     def __call__(self, number: int, body: RowBody) -> _Checked:
         if body.errors:
             return _Checked(number, body.data, body.errors)
-        creating = dict(body.data)
-        if not creating.get("userId"):
-            creating["userId"] = _PLACEHOLDER_OWNER
         try:
+            creating = dict(customer_service.with_owner_metadata(self.principal, body.data))
+            if not creating.get("userId"):
+                creating["userId"] = _PLACEHOLDER_OWNER
             values = validate_customer(creating, default_region=self.region)
             _check_fields(self.principal, body.data, values, current=None)
         except DomainError as exc:
@@ -362,6 +362,7 @@ class Importer:
         if current["id"] in self.pending_ids:
             self._flush()  # an earlier row of this batch creates it: write that first
         body = {k: v for k, v in data.items() if k != ID}
+        body = dict(customer_service.with_owner_metadata(self.principal, body, current=current))
         values = validate_customer(body, current=current, default_region=self.region)
         changed = {k: v for k, v in values.items() if current.get(k) != v}
         if not changed:
