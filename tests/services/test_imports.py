@@ -411,6 +411,20 @@ def test_assignee_must_be_active_staff(database: Database, tmp_path: Path) -> No
     assert report.failures[0].errors == {"assignedTo": "must be an active staff user (super_admin)"}
 
 
+@pytest.mark.parametrize("email", ["Ösolo@example.com", "ÖSOLO@example.com"])
+def test_a_non_ascii_capital_in_an_email_matches_its_record(
+    database: Database, tmp_path: Path, email: str
+) -> None:
+    # The file's address was folded by Python (ö), the stored one by SQLite's lower() (Ö): the
+    # record was not found, and the import tried to create a second one with its address.
+    record = make_customer(database, email="Ösolo@example.com", city="Ipoh")
+    path = write(tmp_path, "m.csv", f"email,city\n{email},Penang\n")
+    report = run(database, path, overwrite=True)
+    assert (report.updated, report.created, report.failed) == (1, 0, 0), report.failures
+    assert all_customers(database)[0]["id"] == record["id"]
+    assert all_customers(database)[0]["city"] == "Penang"
+
+
 # --- owners --------------------------------------------------------------------------------------
 
 

@@ -27,6 +27,7 @@ from sqlalchemy import (
 
 from clientbook.db import tables
 from clientbook.domain.errors import BadQuery
+from clientbook.domain.text import ascii_lower
 from clientbook.query.fields import Field, Kind, Resource
 from clientbook.query.model import (
     LIST_OPS,
@@ -231,7 +232,7 @@ def _text(spec: Field, op: Op, text: str, dialect: str) -> ColumnElement[bool]:
         if dialect == "sqlite":
             # A range on the column's own index: with SQLite's binary collation,
             # "starts with p" is exactly p <= value < successor(p).
-            low = _ascii_lower(text) if spec.case_insensitive else text
+            low = ascii_lower(text) if spec.case_insensitive else text
             high = successor(low)
             in_range = expr >= literal(low, String())
             return in_range if high is None else and_(in_range, expr < literal(high, String()))
@@ -243,14 +244,6 @@ def _text(spec: Field, op: Op, text: str, dialect: str) -> ColumnElement[bool]:
         return func.right(expr, len(text)) == bound
     position = func.instr(expr, bound) if dialect == "sqlite" else func.strpos(expr, bound)
     return position > 0
-
-
-def _ascii_lower(text: str) -> str:
-    """What SQLite's built-in `lower()` does: ASCII letters only."""
-    return text.translate(_ASCII_LOWER)
-
-
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 def successor(text: str) -> str | None:

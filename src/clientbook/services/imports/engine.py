@@ -49,6 +49,7 @@ from clientbook.domain.customers import (
 )
 from clientbook.domain.errors import DomainError, TooLarge, ValidationFailed
 from clientbook.domain.ids import new_id
+from clientbook.domain.text import ascii_lower
 from clientbook.domain.timestamps import format_datetime, utcnow
 from clientbook.domain.users import USER_NAME_MAX_LENGTH
 from clientbook.services import audit, bulk
@@ -237,7 +238,14 @@ class Importer:
         known = _Known()
         conn = self.conn
         ids = {r[ID] for r in rows if isinstance(r.get(ID), str)}
-        emails = {k for r in rows if (k := _key(r.get("email"))) is not None}
+        # Both foldings the database's lower() may apply (SQLite's folds ASCII letters only):
+        # Python's alone missed a stored `Ö…@…` that the file held as it is.
+        emails = {
+            lowered
+            for r in rows
+            if (key := _key(r.get("email"))) is not None
+            for lowered in (key, ascii_lower(r["email"].strip()))
+        }
         if not self.principal.is_staff:
             mine = customer_service.find_own_customer(conn, self.principal)
             if mine is not None:
