@@ -81,6 +81,15 @@ def test_create_reports_every_problem_at_once(database: Database) -> None:
     assert set(caught.value.fields) == {"name", "password", "status", "colour", "email"}
 
 
+def test_a_good_email_is_not_named_when_another_field_fails(database: Database) -> None:
+    # It was: the email's check read the values that the failed validation never returned.
+    staff = as_principal(make_staff(database))
+    data = {"email": "fine@example.com", "password": "short"}
+    with pytest.raises(ValidationFailed) as caught:
+        svc.create_or_invite(database, staff, data)
+    assert set(caught.value.fields) == {"password"}
+
+
 def test_a_taken_email_is_a_conflict(database: Database) -> None:
     make_user(database, email="taken@example.com")
     with pytest.raises(Conflict) as caught:

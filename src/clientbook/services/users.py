@@ -260,8 +260,9 @@ def validate_new_account(data: Mapping[str, Any]) -> tuple[dict[str, Any], str |
         values = validate_user(fields)
     except ValidationFailed as exc:
         errors.update(exc.fields)
-    if "email" not in errors and not values.get("email"):
-        errors["email"] = "is required"
+    else:  # (no values when another field failed: that says nothing of the email)
+        if not values.get("email"):
+            errors["email"] = "is required"
     user_id = data.get("$id")
     if user_id is not None and (not isinstance(user_id, str) or not is_valid_id(user_id)):
         errors["$id"] = "1-36 characters of a-z A-Z 0-9 . _ -"
