@@ -90,6 +90,8 @@ def test_me_names_the_users_customer_record(api: Api) -> None:
         ({}, {"email", "password"}),
         ({"email": "nope", "password": "short", "name": "x" * 200}, {"email", "password", "name"}),
         ({"email": "a@example.com", "password": TEST_PASSWORD, "role": "super_admin"}, {"role"}),
+        # An unknown field was named alone, hiding the others.
+        ({"email": "bad", "password": "x", "foo": 1}, {"email", "password", "foo"}),
     ],
 )
 def test_signup_validation_lists_every_failing_field(

@@ -17,6 +17,7 @@ from clientbook.services.auth.accounts import (
     logout,
     rename,
     signup,
+    validate_signup,
 )
 from clientbook.services.auth.api_keys import (
     IssuedApiKey,
@@ -94,4 +95,5 @@ __all__ = [
     "signup",
     "touch",
     "touch_due",
+    "validate_signup",
 ]
