@@ -3,10 +3,10 @@
 `Users.list` takes its own small grammar (compat §5): `equal`/`notEqual` on `email`, `name`,
 `status` (a boolean: false = blocked) and `labels` (`super_admin` is the staff role); orders on
 `$createdAt`, `name`, `email`; limit, offset, cursors; and search: the `search` param (name or
-email) and top-level `Query.search('name' | 'email', text)`, both SPEC §7's search (every word a
-word prefix, case- and accent-insensitive). Accounts have no full-text index: the few there are
-are matched here with the words `domain.text` folds for the customers' index, and the matching ids
-become a plain `$id` filter, so paging, cursors and `total` work as for any filter.
+email) and top-level `Query.search('name' | 'email', text)`: the name or email starts with the
+text, as typed or in the usual case forms (`_search_filter`). Accounts have no full-text index,
+so this is not SPEC §7's word search: every customer has an account, and matching words would
+read them all.
 """
 
 from __future__ import annotations
@@ -20,9 +20,7 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from sqlalchemy import Connection
 
-from clientbook.access import Principal
 from clientbook.appwrite import shapes
 from clientbook.appwrite.auth import CurrentCaller
 from clientbook.appwrite.catalog import USERS, read_page
@@ -37,9 +35,8 @@ from clientbook.appwrite.http import AppwriteRoute, JSONBytes, no_content
 from clientbook.appwrite.params import json_body, params_of
 from clientbook.appwrite.queries import MAX_QUERIES, Grammar, parse_list
 from clientbook.domain.errors import Conflict, DomainError
-from clientbook.domain.text import words
-from clientbook.query.model import MATCH_NOTHING, Condition, Filter, ListQuery, Op, conjoin
-from clientbook.query.search import check_search_text, parse_terms
+from clientbook.query.model import MATCH_NOTHING, Condition, Filter, Group, Op, conjoin
+from clientbook.query.search import check_search_text, name_variants, parse_terms
 from clientbook.services import users as user_service
 from clientbook.services.runtime import Database
 
@@ -49,7 +46,6 @@ _FILTERABLE = frozenset({"email", "name", "status", "labels"})
 _ORDERABLE = frozenset({"$createdAt", "name", "email"})
 _PAGING = frozenset({"limit", "offset", "cursorAfter", "cursorBefore"})
 _SEARCHABLE = ("name", "email")
-_DIRECTORY_PAGE = 1000  # accounts read per query while matching a search
 # Appwrite's `status` is "not blocked".
 _STATUSES = {True: ("active", "invited"), False: ("blocked",)}
 
@@ -131,34 +127,19 @@ def _split_searches(raw: Sequence[str]) -> tuple[list[str], list[tuple[tuple[str
     return rest, searches
 
 
-def _matches(tokens: tuple[str, ...], texts: Sequence[str | None]) -> bool:
-    """Every token is a prefix of a word of the texts (SPEC §7); no token matches nothing."""
-    found = [word for text in texts if text for word in words(text)]
-    return bool(tokens) and all(any(w.startswith(t) for w in found) for t in tokens)
-
-
-def _directory(conn: Connection, principal: Principal) -> list[dict[str, Any]]:
-    """Every account this principal may see (a key: all of them), read page by page."""
-    rows: list[dict[str, Any]] = []
-    while True:
-        query = ListQuery(limit=_DIRECTORY_PAGE, offset=len(rows), with_total=False)
-        page = USERS.list(conn, principal, query).rows
-        rows.extend(page)
-        if len(page) < _DIRECTORY_PAGE:
-            return rows
-
-
-def _search_filter(
-    conn: Connection, principal: Principal, searches: Sequence[tuple[tuple[str, ...], str]]
-) -> Filter:
-    """The accounts matching every search, as a filter on their ids."""
-    wanted = [(attributes, parse_terms(text).tokens) for attributes, text in searches]
-    ids = [
-        user["id"]
-        for user in _directory(conn, principal)
-        if all(_matches(tokens, [user[name] for name in names]) for names, tokens in wanted)
-    ]
-    return Condition("$id", Op.IN, tuple(ids)) if ids else MATCH_NOTHING
+def _search_filter(searches: Sequence[tuple[tuple[str, ...], str]]) -> Filter:
+    """Each search as "one of its attributes starts with the text", the text in the case forms
+    names are written in (as typed, lower, upper, capitalised words): each form is a range of an
+    index. Accounts have no full-text index, and every customer has one: a scan matching words
+    would read them all."""
+    groups: list[Filter] = []
+    for attributes, text in searches:
+        forms = name_variants(parse_terms(text))
+        if not forms:
+            return MATCH_NOTHING
+        items = tuple(Condition(a, Op.STARTS_WITH, (form,)) for a in attributes for form in forms)
+        groups.append(Group("or", items))
+    return conjoin(*groups)
 
 
 @router.post("", status_code=201)
@@ -192,7 +173,7 @@ async def list_users(request: Request, caller: CurrentCaller) -> JSONBytes:
         searches.append((_SEARCHABLE, _searched_text(search, param="search")))
     with translated(), _db(request).read() as conn:
         if searches:
-            where = conjoin(parsed.query.where, _search_filter(conn, principal, searches))
+            where = conjoin(parsed.query.where, _search_filter(searches))
             parsed = replace(parsed, query=replace(parsed.query, where=where))
         page = read_page(conn, USERS, principal, parsed)
     return JSONBytes({"total": page.total or 0, "users": [shapes.user(r) for r in page.rows]})
