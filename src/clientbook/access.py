@@ -31,9 +31,11 @@ STAFF_FIELDS = frozenset(
     }
 )  # fmt: skip
 SYSTEM_FIELDS = frozenset({"createdBy", "updatedBy", "$createdAt", "$updatedAt", "$sequence"})
-# The keys of `metadata` an owner manages (SPEC §5: "metadata (tags and customFields)"); the
-# others (integrationData, lastSyncAt, the status change's reason, time and actor) are staff's.
-OWNER_METADATA_KEYS = frozenset({"tags", "customFields"})
+# The keys of `metadata` that staff write: the seed's integration data and its status change
+# (SPEC §5: an owner sets "metadata (tags and customFields)"). Other keys are the owner's.
+STAFF_METADATA_KEYS = frozenset(
+    {"integrationData", "lastSyncAt", "statusChangeReason", "statusChangedAt", "statusChangedBy"}
+)
 
 
 @dataclass(frozen=True)
@@ -105,19 +107,19 @@ def assert_can_set_customer_fields(
 
 
 def owner_metadata(sent: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
-    """The metadata an owner's write leaves: their own keys as sent, staff's keys as stored.
+    """The metadata an owner's write leaves: staff's keys as stored, the rest as sent.
 
     A staff key sent with a value other than the stored one is Forbidden, naming it; sent with
     the stored value (a record read, changed and sent back whole) it is accepted."""
     refused = sorted(
         key
         for key, value in sent.items()
-        if key not in OWNER_METADATA_KEYS and (key not in stored or stored[key] != value)
+        if key in STAFF_METADATA_KEYS and (key not in stored or stored[key] != value)
     )
     if refused:
         _forbid([f"metadata.{key}" for key in refused], "only staff may set this key")
-    kept = {key: value for key, value in stored.items() if key not in OWNER_METADATA_KEYS}
-    return kept | {key: value for key, value in sent.items() if key in OWNER_METADATA_KEYS}
+    kept = {key: value for key, value in stored.items() if key in STAFF_METADATA_KEYS}
+    return {key: value for key, value in sent.items() if key not in STAFF_METADATA_KEYS} | kept
 
 
 def assert_can_create_for(principal: Principal, owner_id: str) -> None:

@@ -440,7 +440,7 @@ def test_an_api_key_may_name_the_actor_as_updated_by_on_create(database: Databas
     assert "updatedBy" in info.value.fields
 
 
-# --- an owner's metadata: tags and customFields (SPEC §5) --------------------------------------
+# --- an owner's metadata: staff's keys stay staff's (SPEC §5) ------------------------------------
 
 
 def _owned_with_a_status_reason(database: Database) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -477,7 +477,7 @@ def test_an_owners_metadata_keeps_staffs_keys(database: Database) -> None:
             conn,
             as_principal(user),
             record["id"],
-            {"metadata": {**stored, "tags": ["c"], "customFields": {"size": 3}}},
+            {"metadata": {**stored, "tags": ["c"], "customFields": {"size": 3}, "colour": "red"}},
         )
         cleared = svc.update_customer(conn, as_principal(user), record["id"], {"metadata": None})
     assert orjson.loads(only_tags["metadata"]) == {**stored, "tags": ["b"]}
@@ -485,6 +485,7 @@ def test_an_owners_metadata_keeps_staffs_keys(database: Database) -> None:
         **stored,
         "tags": ["c"],
         "customFields": {"size": 3},
+        "colour": "red",  # a key of the owner's own: kept as sent (appwrite-compat §4)
     }
     kept = {k: v for k, v in stored.items() if k != "tags"}
     assert orjson.loads(cleared["metadata"]) == kept
