@@ -165,15 +165,23 @@ def _new_record_data(data: dict[str, Any], record_id: str | None, face: Face) ->
     return rest
 
 
-def _without_own_id(data: dict[str, Any], current: Row) -> dict[str, Any]:
-    """An update's `data` without `$id`. A record sent back whole carries its own id, ignored
-    like any system value equal to what is stored; another id is refused as a system field is
-    (compat §3: 401 naming it)."""
-    if data["$id"] != current["id"]:
+def _without_shown_values(data: dict[str, Any], shown: Mapping[str, Any]) -> dict[str, Any]:
+    """An update's `data` without its `$` attributes. A record sent back whole carries all that
+    the record shows (`$id`, `$sequence`, `$createdAt`, `$tableId`, `$permissions`, ...): those
+    still equal to what is shown are ignored, like any system value equal to what is stored;
+    another value is refused as a system field is (compat §3: 401 naming it)."""
+    changed = sorted(
+        name for name, value in data.items() if name.startswith("$") and shown.get(name) != value
+    )
+    if changed:
         raise Forbidden(
-            "Not allowed to set: $id", fields={"$id": "cannot be changed after creation"}
+            f"Not allowed to set: {', '.join(changed)}",
+            fields={name: _SYSTEM_REFUSALS.get(name, "set by the system only") for name in changed},
         )
-    return {name: value for name, value in data.items() if name != "$id"}
+    return {name: value for name, value in data.items() if not name.startswith("$")}
+
+
+_SYSTEM_REFUSALS = {"$id": "cannot be changed after creation"}
 
 
 def _permissions_sent(body: Mapping[str, Any]) -> bool:
@@ -284,12 +292,15 @@ def records_router(face: Face) -> APIRouter:
         def work() -> dict[str, Any]:
             with translated(face, data), db.transaction() as conn:
                 changes = data
-                if data and "$id" in data:
-                    # An unseen record is not found (404) before its id is refused (401).
-                    changes = _without_own_id(data, collection.get(conn, principal, record_id))
+                if data and any(name.startswith("$") for name in data):
+                    # An unseen record is not found (404) before a value is refused (401).
+                    current = collection.get(conn, principal, record_id)
+                    shaper = Shaper(conn, face, database_id, principal)
+                    shown = shaper.records(collection, [current])[0]
+                    changes = _without_shown_values(data, shown)
                 if changes:
                     row = update(conn, principal, record_id, changes)
-                else:  # permissions (or the record's own `$id`) only: the record as it is
+                else:  # permissions (or what the record shows) only: the record as it is
                     row = collection.get(conn, principal, record_id)
                 return Shaper(conn, face, database_id, principal).records(collection, [row])[0]
 
