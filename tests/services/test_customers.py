@@ -314,6 +314,18 @@ def test_status_change_to_the_current_status_is_a_no_op(database: Database) -> N
     assert audit_actions(database, record["id"]) == ["customer.created"]
 
 
+def test_a_bad_reason_or_contact_time_is_named_as_sent(database: Database) -> None:
+    # They were named by the fields they end up in: `metadata` and `lastContactAt`.
+    record = make_customer(database)
+    for reason in ("x" * 6000, "nul\x00byte"):
+        with pytest.raises(ValidationFailed) as caught, database.transaction() as conn:
+            svc.change_status(conn, SYSTEM, record["id"], "lead", reason=reason)
+        assert set(caught.value.fields) == {"reason"}
+    with pytest.raises(ValidationFailed) as caught, database.transaction() as conn:
+        svc.record_contact(conn, SYSTEM, record["id"], at="garbage")
+    assert set(caught.value.fields) == {"at"}
+
+
 def test_owner_cannot_change_status(database: Database) -> None:
     user = make_user(database)
     record = make_customer(database, owner=user)

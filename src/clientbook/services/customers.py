@@ -8,7 +8,8 @@ record. None of them commits.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -458,6 +459,18 @@ def _check_actor_exists(conn: Connection, name: str, user_id: str) -> None:
         raise ValidationFailed({name: "no user has this id"})
 
 
+@contextmanager
+def _named_as(field: str, sent: str) -> Iterator[None]:
+    """A failure of `field`, derived from the request's `sent`, named as `sent`."""
+    try:
+        yield
+    except ValidationFailed as exc:
+        if field not in exc.fields:
+            raise
+        fields = {(sent if name == field else name): why for name, why in exc.fields.items()}
+        raise ValidationFailed(fields) from None
+
+
 def clean_status_reason(reason: Any) -> str | None:
     """A status change's optional reason: text, trimmed; blank counts as none."""
     if reason is not None and not isinstance(reason, str):
@@ -503,11 +516,12 @@ def change_status(
     metadata = status_change_metadata(
         current["metadata"], reason=reason, actor_id=principal.id, at=utcnow()
     )
-    values = validate_customer(
-        {"status": values["status"], "metadata": metadata},
-        current=current,
-        default_region=settings.default_region,
-    )
+    with _named_as("metadata", "reason"):  # what was sent is the reason
+        values = validate_customer(
+            {"status": values["status"], "metadata": metadata},
+            current=current,
+            default_region=settings.default_region,
+        )
     return _apply_changes(
         conn, principal, current, values, action="customer.status_changed", reason=reason
     )
@@ -523,7 +537,8 @@ def record_contact(
     """The seed's updateLastContact: staff only; `lastContactAt` = `at` or now."""
     principal = require_staff(principal)
     current = get_customer(conn, principal, customer_id)
-    values = validate_customer({"lastContactAt": at or utcnow()}, current=current)
+    with _named_as("lastContactAt", "at"):
+        values = validate_customer({"lastContactAt": at or utcnow()}, current=current)
     return _apply_changes(conn, principal, current, values, action="customer.contacted")
 
 
