@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from clientbook.web import i18n
@@ -109,6 +110,17 @@ def test_the_language_switch_remembers_the_choice(pages: Pages) -> None:
     assert response.status_code == 303
     assert pages.get("/signin").headers["content-language"] == "ms"
     assert pages.post_form("/language", {"language": "xx"}).status_code == 422
+
+
+def test_the_pages_cookies_are_secure_over_https(pages: Pages) -> None:
+    # Only the session cookie was: the sign-in form's token and the language were not.
+    pages.base_url = httpx.URL("https://testserver")
+    cookies = pages.get("/signin").headers.get_list("set-cookie")
+    cookies += pages.post_form("/language", {"language": "ms"}).headers.get_list("set-cookie")
+    names = {cookie.split("=")[0] for cookie in cookies}
+    assert names >= {"clientbook_csrf", "clientbook_language"}
+    for cookie in cookies:
+        assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie, cookie
 
 
 @pytest.mark.parametrize(

@@ -21,8 +21,8 @@ from clientbook.services import auth
 from clientbook.services import customers as customer_service
 from clientbook.web.forms import read_form
 from clientbook.web.i18n import N_
-from clientbook.web.session import LANGUAGE_COOKIE, VisitorDep, db_of
-from clientbook.web.templating import PageRoute, redirect, render
+from clientbook.web.session import LANGUAGE_COOKIE, LANGUAGE_COOKIE_AGE, VisitorDep, db_of
+from clientbook.web.templating import PageRoute, redirect, render, set_page_cookie
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -152,5 +152,5 @@ async def choose_language(request: Request, visitor: VisitorDep) -> Response:
                 conn, visitor.require(), visitor.customer_id, {"language": language}
             )
     response = redirect(safe_next(form.get("next"), "/"))
-    response.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 86400, samesite="lax", path="/")
+    set_page_cookie(request, response, LANGUAGE_COOKIE, language, max_age=LANGUAGE_COOKIE_AGE)
     return response

@@ -35,8 +35,14 @@ from clientbook.services import users as user_service
 from clientbook.web import vocabulary
 from clientbook.web.forms import changes, form_version, merge_note_texts, read_form, split_tags
 from clientbook.web.i18n import N_
-from clientbook.web.session import LANGUAGE_COOKIE, Visitor, VisitorDep, db_of
-from clientbook.web.templating import PageRoute, Redirect, redirect, render
+from clientbook.web.session import (
+    LANGUAGE_COOKIE,
+    LANGUAGE_COOKIE_AGE,
+    Visitor,
+    VisitorDep,
+    db_of,
+)
+from clientbook.web.templating import PageRoute, Redirect, redirect, render, set_page_cookie
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 T = TypeVar("T")
@@ -545,8 +551,8 @@ async def save_settings(request: Request, visitor: VisitorDep, principal: Custom
     response = redirect("/me/settings", notice=N_("Your settings have been saved."))
     if saved.get("language"):
         # Pages shown before sign-in (and after sign-out) keep the choice too.
-        response.set_cookie(
-            LANGUAGE_COOKIE, saved["language"], max_age=365 * 86400, samesite="lax", path="/"
+        set_page_cookie(
+            request, response, LANGUAGE_COOKIE, saved["language"], max_age=LANGUAGE_COOKIE_AGE
         )
     return response
 

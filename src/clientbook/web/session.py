@@ -29,6 +29,7 @@ from clientbook.web import i18n
 
 ANONYMOUS_CSRF_COOKIE = "clientbook_csrf"
 LANGUAGE_COOKIE = "clientbook_language"
+LANGUAGE_COOKIE_AGE = 365 * 86400  # seconds: the choice outlives any session
 CSRF_FIELD = "csrf_token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

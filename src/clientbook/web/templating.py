@@ -27,6 +27,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from clientbook import __version__
 from clientbook.domain import errors
 from clientbook.domain.timestamps import format_datetime
+from clientbook.services import auth
 from clientbook.web import i18n, vocabulary
 from clientbook.web.session import (
     ANONYMOUS_CSRF_COOKIE,
@@ -105,10 +106,18 @@ def render(
     response.headers["Cache-Control"] = "no-store"
     response.headers["Vary"] = "Cookie, Accept-Language"
     if visitor.authentication is None and request.cookies.get(ANONYMOUS_CSRF_COOKIE) is None:
-        response.set_cookie(
-            ANONYMOUS_CSRF_COOKIE, visitor.csrf_token, httponly=True, samesite="lax", path="/"
-        )
+        set_page_cookie(request, response, ANONYMOUS_CSRF_COOKIE, visitor.csrf_token)
     return response
+
+
+def set_page_cookie(
+    request: Request, response: Response, name: str, value: str, *, max_age: int | None = None
+) -> None:
+    """A cookie of the pages: HttpOnly, SameSite=Lax, Secure over https, as the session's."""
+    secure = auth.cookie_is_secure(request.app.state.settings, request.url.scheme)
+    response.set_cookie(
+        name, value, max_age=max_age, path="/", httponly=True, samesite="lax", secure=secure
+    )
 
 
 def redirect(url: str, *, notice: str | None = None) -> RedirectResponse:
