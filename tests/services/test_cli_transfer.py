@@ -98,3 +98,16 @@ def test_dry_run_reports_and_writes_nothing(db: Database, tmp_path: Path) -> Non
     assert result.exit_code == 0, result.output
     assert "dry run" in _flat(result.output)
     assert _count(db) == 0
+
+
+DEEP = 1_000  # levels: past Python's recursion limit
+
+
+def test_json_nested_past_the_recursion_limit_is_refused(db: Database, tmp_path: Path) -> None:
+    # A whole file refused names `file`, never a traceback.
+    source = tmp_path / "deep.json"
+    source.write_text('[{"name": "A", "notes": ' + '{"a": ' * DEEP + "1" + "}" * DEEP + "}]")
+    result = CliRunner().invoke(app, ["import", str(source)])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 2
+    assert "file: is nested too deeply" in result.output.replace("\n", " ")
