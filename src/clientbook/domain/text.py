@@ -19,11 +19,22 @@ def ascii_lower(text: str) -> str:
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
+# Letters Unicode does not decompose into a base letter and marks, folded as readers of them
+# expect ("Đoàn" found by `doan`, "Bjørn" by `bjorn`, "Łukasz" by `lukasz`). Lowercase: `fold`
+# casefolds first. Migration 0007 refolded the stored search words holding them.
+UNDECOMPOSED = {
+    "đ": "d", "ð": "d", "ø": "o", "ł": "l", "ħ": "h", "ŧ": "t", "æ": "ae", "œ": "oe", "þ": "th",
+    "\u0131": "i",  # dotless i
+}  # fmt: skip
+_UNDECOMPOSED = str.maketrans(UNDECOMPOSED)
+
+
 def fold(text: str) -> str:
-    """Case- and accent-insensitive form: NFKD, combining marks dropped, casefolded."""
+    """Case- and accent-insensitive form: NFKD, combining marks dropped, casefolded, and the
+    letters that do not decompose mapped to theirs (`UNDECOMPOSED`)."""
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return stripped.casefold()
+    return stripped.casefold().translate(_UNDECOMPOSED)
 
 
 def words(text: str) -> list[str]:
