@@ -42,6 +42,31 @@ def test_logging_a_past_interaction_moves_last_contact_to_the_later_time(
     assert last_contact(database, record["id"]) == later
 
 
+def test_the_last_contact_an_interaction_moves_is_audited_with_its_actor(
+    database: Database,
+) -> None:
+    # It was written behind the audit log's back, with no `updatedBy`.
+    staff = make_staff(database)
+    record = make_customer(database)
+    at = utcnow() - timedelta(hours=2)
+    with database.transaction() as conn:
+        for occurred in (at, at - timedelta(days=1)):
+            data = {**CALL, "occurredAt": occurred}
+            interactions.log_interaction(conn, as_principal(staff), record["id"], data)
+    with database.read() as conn:
+        customer = customer_service.get_customer(conn, SYSTEM, record["id"])
+        rows = conn.execute(
+            select(audit_logs).where(
+                audit_logs.c.entityId == record["id"], audit_logs.c.action == "customer.contacted"
+            )
+        ).all()
+    assert (customer["lastContactAt"], customer["updatedBy"]) == (at, staff["id"])
+    assert customer["version"] == record["version"] + 1  # the older call changed nothing
+    [row] = rows
+    assert row.actorId == staff["id"]
+    assert '"lastContactAt":{"from":null' in row.changes
+
+
 def test_a_future_interaction_leaves_last_contact_alone(database: Database) -> None:
     record = make_customer(database)
     with database.transaction() as conn:

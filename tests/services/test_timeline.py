@@ -142,13 +142,14 @@ def test_timeline_merges_items_and_record_events_newest_first(database: Database
     assert kinds == [
         ("event", "customer.status_changed"),
         ("note", pinned["id"]),
+        ("event", "customer.contacted"),  # the interaction moved lastContactAt
         ("event", "customer.created"),
         ("interaction", old["id"]),
     ]
     status_event = page.rows[0].present()["event"]
     assert status_event["reason"] == "Asked for a quote"
     assert status_event["changes"]["status"] == {"from": "active", "to": "lead"}
-    assert page.total == 4 and page.next_cursor is None
+    assert page.total == 5 and page.next_cursor is None
 
 
 def test_timeline_pages_cover_every_item_once_even_with_equal_times(database: Database) -> None:
@@ -166,7 +167,7 @@ def test_timeline_pages_cover_every_item_once_even_with_equal_times(database: Da
             return timeline.customer_timeline(conn, SYSTEM, record["id"], params)
 
     everything = read([("limit", "1000")]).rows
-    assert len(everything) == 7 + 7 + 4  # created + three tagged events
+    assert len(everything) == 7 + 7 + 5  # created, contacted (the first call), three tagged
     for size in (1, 3, 4, 17):
         pages = every_page(read, [("limit", str(size))])
         walked = [item.sort_key for page in pages for item in page]
@@ -196,14 +197,20 @@ def test_owner_timeline_has_shared_items_and_events_without_request_origin(
     with database.read() as conn:
         page = timeline.customer_timeline(conn, as_principal(owner), record["id"])
         staff_page = timeline.customer_timeline(conn, as_principal(staff), record["id"])
-    kinds = [item.kind for item in page.rows]
-    assert kinds == ["event", "note", "event"]
+    kinds = [(item.kind, item.body.get("action")) for item in page.rows]
+    # The internal call stays hidden; the last contact it moved is the owner's record's own.
+    assert kinds == [
+        ("event", "customer.status_changed"),
+        ("note", None),
+        ("event", "customer.contacted"),
+        ("event", "customer.created"),
+    ]
     assert page.rows[1].body["$id"] == shared["id"]
-    assert page.total == 3
+    assert page.total == 4
     assert all("ip" not in item.body for item in page.rows if item.kind == "event")
     text = repr([item.present() for item in page.rows])
     assert "Secret" not in text and "Bad payer" not in text and "10.1.2.3" not in text
-    assert staff_page.total == 5
+    assert staff_page.total == 6
     assert staff_page.rows[0].body["ip"] == "10.1.2.3"
 
 

@@ -527,6 +527,23 @@ def change_status(
     )
 
 
+def note_contact(
+    conn: Connection, principal: Principal, customer_id: str, occurred_at: datetime
+) -> None:
+    """An interaction that occurred at `occurred_at` moves `lastContactAt` to the later of the
+    two, unless it lies in the future (SPEC §3; the seed: "Update lastContactAt when
+    interactions are logged"), audited as `customer.contacted` by whoever logged it."""
+    if occurred_at > utcnow():
+        return
+    # Locked first (PostgreSQL): of two interactions logged at once, the later time stays.
+    conn.execute(select(customers.c.id).where(customers.c.id == customer_id).with_for_update())
+    current = get_customer(conn, principal, customer_id)
+    last = current["lastContactAt"]
+    if last is None or last < occurred_at:
+        changes = {"lastContactAt": occurred_at}
+        _apply_changes(conn, principal, current, changes, action="customer.contacted")
+
+
 def record_contact(
     conn: Connection,
     principal: Principal | None,

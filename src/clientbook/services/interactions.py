@@ -5,15 +5,14 @@ is not in the future moves the customer's `lastContactAt` to the later of the tw
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, or_, update
+from sqlalchemy import Connection
 
-from clientbook.access import Principal
-from clientbook.db.tables import customer_interactions, customers
+from clientbook.access import Principal, require_authenticated
+from clientbook.db.tables import customer_interactions
 from clientbook.domain.interactions import validate_interaction
-from clientbook.domain.timestamps import utcnow
+from clientbook.services import customers as customer_service
 from clientbook.services.customer_items import ItemKind, create_item, delete_item, get_item
 from clientbook.services.customer_items import update_item as _update_item
 
@@ -37,25 +36,14 @@ def present_interaction(row: Mapping[str, Any]) -> dict[str, Any]:
     return INTERACTIONS.present(row)
 
 
-def _bump_last_contact(conn: Connection, customer_id: str, occurred_at: datetime) -> None:
-    """`lastContactAt` becomes the later of itself and a past `occurredAt` (SPEC §3)."""
-    now = utcnow()
-    if occurred_at > now:
-        return
-    later = or_(customers.c.lastContactAt.is_(None), customers.c.lastContactAt < occurred_at)
-    conn.execute(
-        update(customers)
-        .where(customers.c.id == customer_id, later)
-        .values(lastContactAt=occurred_at, updatedAt=now, version=customers.c.version + 1)
-    )
-
-
 def log_interaction(
     conn: Connection, principal: Principal | None, customer_id: str, data: Mapping[str, Any]
 ) -> Interaction:
     """Log an interaction against a visible customer and move its `lastContactAt`."""
-    row, _customer = create_item(conn, INTERACTIONS, principal, customer_id, data)
-    _bump_last_contact(conn, customer_id, row["occurredAt"])
+    row, customer = create_item(conn, INTERACTIONS, principal, customer_id, data)
+    customer_service.note_contact(
+        conn, require_authenticated(principal), customer["id"], row["occurredAt"]
+    )
     return row
 
 
@@ -68,7 +56,9 @@ def update_interaction(
 ) -> Interaction:
     row = _update_item(conn, INTERACTIONS, principal, item_id, data)
     if "occurredAt" in data:
-        _bump_last_contact(conn, row["customerId"], row["occurredAt"])
+        customer_service.note_contact(
+            conn, require_authenticated(principal), row["customerId"], row["occurredAt"]
+        )
     return row
 
 
