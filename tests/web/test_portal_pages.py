@@ -11,7 +11,7 @@ import pytest
 from clientbook.access import PROFILE_FIELDS, SYSTEM
 from clientbook.db.engine import Database
 from clientbook.services import customers as customer_service
-from clientbook.services import interactions, notes
+from clientbook.services import interactions, notes, timeline
 from clientbook.web import i18n, portal
 from tests.factories import TEST_PASSWORD, make_customer, make_staff, make_user
 from tests.web.conftest import Pages, field_errors
@@ -353,6 +353,29 @@ def test_notes_from_staff_are_read_only_here(pages: Pages) -> None:
     assert f"/me/notes/{note['id']}/edit" not in page.text
     forged = pages.post_form(f"/me/notes/{note['id']}", {"content": "changed"})
     assert forged.status_code == 403
+
+
+@pytest.mark.parametrize("editing", [False, True])
+def test_an_internal_note_is_refused_not_stored_as_shared(pages: Pages, editing: bool) -> None:
+    """SPEC §12: an owner who asks for an `internal` note gets 403 naming `visibility` (§5:
+    never a silent drop), on create and on edit alike."""
+    user, record = signed_in_customer(pages)
+    from tests.factories import as_principal
+
+    path = "/me/notes"
+    if editing:
+        with pages.db.transaction() as conn:
+            note = notes.add_note(conn, as_principal(user), record["id"], {"content": "Mine"})
+        path = f"/me/notes/{note['id']}"
+    response = pages.post_form(
+        path, {"content": "x", "category": "general", "visibility": "internal"}
+    )
+    assert response.status_code == 403
+    assert "visibility" in response.text
+    with pages.db.read() as conn:
+        stored = timeline.list_notes(conn, SYSTEM, record["id"]).rows
+    assert [n["visibility"] for n in stored] == (["shared"] if editing else [])
+    assert [n["content"] for n in stored] == (["Mine"] if editing else [])
 
 
 def test_pages_that_need_a_record_ask_for_it_first(pages: Pages) -> None:

@@ -369,8 +369,10 @@ def timeline_page(request: Request, visitor: VisitorDep, principal: CustomerDep)
 
 
 def _note_data(form: dict[str, str]) -> dict[str, Any]:
-    """A note as a customer writes it: always shared (the service's default)."""
-    data = changes(form, NOTE_FORM_FIELDS)
+    """A note as a customer writes it. The form offers no visibility (the service's default is
+    shared), but a posted `visibility` is passed on, never dropped: the service refuses
+    `internal` from an owner with Forbidden naming the field (SPEC §5, §12), shown as a 403."""
+    data = changes(form, (*NOTE_FORM_FIELDS, "visibility"))
     data["isPinned"] = form.get("isPinned") == "on"
     return data
 
