@@ -98,12 +98,18 @@ def assert_can_set_customer_fields(
 ) -> None:
     """Raise Forbidden naming every field this principal may not send (never a silent drop)."""
     sent = set(fields)
-    _forbid(sent & SYSTEM_FIELDS, "set by the system only")
+    assert_no_system_fields(sent)
     if not creating:
         # A record's id is chosen once, at creation (SPEC §12), like its owner.
         _forbid(sent & {"$id", "userId"}, "cannot be changed after creation")
     if not principal.is_staff:
         _forbid(sent & STAFF_FIELDS, "only staff may set this field")
+
+
+def assert_no_system_fields(fields: Iterable[str]) -> None:
+    """SPEC §12: a client that sends a field only the system sets, staff included, gets
+    Forbidden naming it (records, interactions and notes alike)."""
+    _forbid(set(fields) & SYSTEM_FIELDS, "set by the system only")
 
 
 def owner_metadata(sent: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:

@@ -67,6 +67,23 @@ def test_the_last_contact_an_interaction_moves_is_audited_with_its_actor(
     assert '"lastContactAt":{"from":null' in row.changes
 
 
+@pytest.mark.parametrize("field", ["createdBy", "updatedBy", "$createdAt", "$updatedAt"])
+def test_system_fields_sent_with_an_item_are_403_naming_them(
+    database: Database, field: str
+) -> None:
+    # They were 422 "unknown field"; SPEC §12 says 403 naming the field, staff included.
+    staff = as_principal(make_staff(database))
+    record = make_customer(database)
+    with pytest.raises(Forbidden) as caught, database.transaction() as conn:
+        interactions.log_interaction(conn, staff, record["id"], {**CALL, field: "x"})
+    assert caught.value.fields == {field: "set by the system only"}
+    with database.transaction() as conn:
+        item = notes.add_note(conn, staff, record["id"], {"content": "Likes tea"})
+    with pytest.raises(Forbidden) as caught, database.transaction() as conn:
+        notes.update_note(conn, staff, item["id"], {"content": "x", field: "x"})
+    assert caught.value.fields == {field: "set by the system only"}
+
+
 def test_a_future_interaction_leaves_last_contact_alone(database: Database) -> None:
     record = make_customer(database)
     with database.transaction() as conn:

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, delete, insert, select, update
 
-from clientbook.access import Principal, require_authenticated
+from clientbook.access import Principal, assert_no_system_fields, require_authenticated
 from clientbook.db.tables import customers
 from clientbook.domain.errors import Forbidden, NotFound, ValidationFailed
 from clientbook.domain.ids import is_valid_id, new_id
@@ -108,6 +108,7 @@ def create_item(
     """Insert an item for a visible customer; returns the row and the customer it belongs to."""
     principal = require_authenticated(principal)
     customer = customer_service.get_customer(conn, principal, customer_id)
+    assert_no_system_fields(data)
     data = dict(data)
     item_id = data.pop("$id", None)
     if item_id is not None and (not isinstance(item_id, str) or not is_valid_id(item_id)):
@@ -149,6 +150,7 @@ def update_item(
     principal = require_authenticated(principal)
     current = get_item(conn, kind, principal, item_id)
     _assert_can_change(kind, principal, current)
+    assert_no_system_fields(data)
     values = kind.validate(data, current=current)
     _forbid_internal(principal, values)
     changed = {k: v for k, v in values.items() if current.get(k) != v}
