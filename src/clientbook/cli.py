@@ -5,13 +5,14 @@ Domain errors become exit codes here, once: validation 2, not found 3, forbidden
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, NoReturn, TypeVar
 from urllib.parse import parse_qsl
 
 import orjson
@@ -405,6 +406,39 @@ def import_customers(
             raise errors.ValidationFailed({"rows": message}, message)
 
 
+def _refuse(message: str, code: int = 2) -> NoReturn:
+    """One line on standard error, then the exit code (2: bad input, as a validation failure)."""
+    err_console.print(Text.assemble(("error:", "red"), " ", message), soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _export_file(output: Path) -> Iterator[BinaryIO]:
+    """The file `--output` names, written whole or not at all: the rows go to a scratch file
+    beside it that replaces it once complete, so a failure leaves no partial file (and an older
+    file as it was). Missing directories are created, as `backup --output` does."""
+    target = output.resolve()
+    if target.is_dir():
+        _refuse(f"--output: {output} is a directory; name a file")
+    if target.exists() and not target.is_file():  # a device or a pipe: written in place
+        with open(target, "wb") as file:
+            yield file
+        return
+    scratch = target.with_name(f".{target.name}.{os.getpid()}.part")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        file = open(scratch, "wb")  # noqa: SIM115 - closed below, before the rename
+    except OSError as exc:
+        _refuse(f"--output: cannot write {output} ({exc.strerror or exc})")
+    try:
+        with file:
+            yield file
+        os.replace(scratch, target)
+    except BaseException:
+        scratch.unlink(missing_ok=True)
+        raise
+
+
 @app.command("export")
 def export_customers(
     format: Annotated[str, typer.Option(help="csv, json, jsonl or xlsx (excel).")] = "json",
@@ -418,19 +452,21 @@ def export_customers(
 ) -> None:
     """Export customers (every record, or those the filters select)."""
     params = [pair for text in filter or () for pair in parse_qsl(text, keep_blank_values=True)]
-
-    def run(db: Database) -> tuple[Path, int]:
+    with domain_errors():
         plan = export_service.plan_export(SYSTEM, params, fmt=format)
-        target = output or Path(plan.filename(datetime.now(UTC).date()))
+    target = output or Path(plan.filename(datetime.now(UTC).date()))
+
+    def run(db: Database, file: BinaryIO) -> int:
         counter = export_service.ExportProgress()
-        with _transfer_progress() as bar, open(target, "wb") as file:
+        with _transfer_progress() as bar:
             task = bar.add_task("Exporting", total=None)
             for chunk in export_service.stream_export(db, SYSTEM, plan, progress=counter):
                 file.write(chunk)
                 bar.update(task, completed=counter.rows)
-        return target, counter.rows
+        return counter.rows
 
-    target, rows = _with_db(run)
+    with _export_file(target) as file:
+        rows = _with_db(lambda db: run(db, file))
     console.print(f"Exported {rows} customers to {target}.")
 
 

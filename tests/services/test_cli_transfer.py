@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from clientbook.cli import TERMINAL_FAILURES, app
 from clientbook.config import Settings
 from clientbook.db import migrate
 from clientbook.db.tables import customers
+from clientbook.domain import errors
+from clientbook.services import exports as export_service
 from clientbook.services.runtime import Database, open_database
 
 
@@ -111,3 +113,51 @@ def test_json_nested_past_the_recursion_limit_is_refused(db: Database, tmp_path:
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert result.exit_code == 2
     assert "file: is nested too deeply" in result.output.replace("\n", " ")
+
+
+def _one_line_error(result: Result, *words: str) -> None:
+    """A refusal: exit code 2, one line on standard error naming `words`, no traceback."""
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
+    assert all(word in lines[0] for word in words), lines[0]
+
+
+def test_export_output_that_is_a_directory_is_refused(db: Database, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["export", "--format", "csv", "--output", str(tmp_path)])
+    _one_line_error(result, "--output", str(tmp_path))
+
+
+def test_export_output_under_a_file_is_refused(db: Database, tmp_path: Path) -> None:
+    (tmp_path / "plain").write_text("x")
+    target = tmp_path / "plain" / "x.csv"
+    result = CliRunner().invoke(app, ["export", "--format", "csv", "--output", str(target)])
+    _one_line_error(result, "--output", str(target))
+    assert {p.name for p in tmp_path.iterdir() if not p.name.startswith("cli.sqlite3")} == {"plain"}
+
+
+def test_export_output_in_a_missing_directory_creates_it(db: Database, tmp_path: Path) -> None:
+    # As `backup --output` does.
+    target = tmp_path / "new" / "dir" / "x.csv"
+    result = CliRunner().invoke(app, ["export", "--format", "csv", "--output", str(target)])
+    assert result.exit_code == 0, result.output
+    assert target.read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+def test_a_failed_export_leaves_no_partial_file(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> Iterator[bytes]:
+        yield b"id,name\r\n"
+        raise errors.BadQuery("the store went away")
+
+    monkeypatch.setattr(export_service, "stream_export", broken)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "kept.csv").write_bytes(b"an older export")
+    for name in ("new.csv", "kept.csv"):
+        result = CliRunner().invoke(app, ["export", "--format", "csv", "--output", str(out / name)])
+        assert result.exit_code == 2, result.output
+    assert [p.name for p in out.iterdir()] == ["kept.csv"]
+    assert (out / "kept.csv").read_bytes() == b"an older export"
