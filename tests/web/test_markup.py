@@ -1,7 +1,9 @@
-"""The HTML of the pages themselves: attributes a browser reads as written."""
+"""The HTML of the pages themselves: attributes a browser reads as written, ids unique."""
 
 from __future__ import annotations
 
+from collections import Counter
+from html.parser import HTMLParser
 from typing import Any
 
 from clientbook.access import SYSTEM
@@ -41,3 +43,63 @@ def test_attributes_passed_to_the_field_macro_keep_their_quotes(pages: Pages) ->
     assert 'list="known-actions"' in pages.get("/admin/audit").text
     for html in (table, customer):
         assert "=&#34;" not in html
+
+
+_REFERENCES = ("for", "list", "aria-labelledby", "aria-describedby", "aria-controls")
+
+
+class _Ids(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: list[str] = []
+        self.referenced: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name == "id":
+                self.ids.append(value or "")
+            elif name in _REFERENCES:
+                self.referenced.update((value or "").split())
+
+
+def id_problems(html: str) -> dict[str, str]:
+    """Ids given to more than one element, and ids referred to that no element has."""
+    parser = _Ids()
+    parser.feed(html)
+    counts = Counter(parser.ids)
+    problems = {name: f"{n} elements" for name, n in counts.items() if n > 1}
+    problems.update({name: "missing" for name in parser.referenced - set(counts)})
+    return problems
+
+
+def test_no_console_page_repeats_an_id(pages: Pages) -> None:
+    """aria-labelledby / aria-describedby / label for= name one element each."""
+    paths, _record = _console_pages(pages)
+    for path in paths:
+        page = pages.get(path)
+        assert page.status_code == 200, path
+        assert id_problems(page.text) == {}, path
+
+
+def test_no_portal_page_repeats_an_id(pages: Pages) -> None:
+    owner = make_user(pages.db, name="Siti Aminah")
+    record = make_customer(pages.db, owner, name="Siti Aminah", metadata={"tags": ["vip"]})
+    from tests.factories import as_principal
+
+    with pages.db.transaction() as conn:
+        note = notes.add_note(conn, as_principal(owner), record["id"], {"content": "Mine"})
+    pages.sign_in(owner)
+    for path in (
+        "/", "/me/details", "/me/timeline", "/me/notes", f"/me/notes/{note['id']}/edit",
+        "/me/settings", "/me/data",
+    ):  # fmt: skip
+        page = pages.get(path)
+        assert page.status_code == 200, path
+        assert id_problems(page.text) == {}, path
+
+
+def test_no_signed_out_page_repeats_an_id(pages: Pages) -> None:
+    for path in ("/signin", "/signup"):
+        page = pages.get(path)
+        assert page.status_code == 200, path
+        assert id_problems(page.text) == {}, path
