@@ -428,6 +428,8 @@ def _export_file(output: Path) -> Iterator[BinaryIO]:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         file = open(scratch, "wb")  # noqa: SIM115 - closed below, before the rename
+    except FileExistsError:
+        _refuse(f"--output: cannot write {output} (a part of its path is a file, not a directory)")
     except OSError as exc:
         _refuse(f"--output: cannot write {output} ({exc.strerror or exc})")
     try:
