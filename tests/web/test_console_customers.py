@@ -21,6 +21,11 @@ def names(html: str) -> list[str]:
     return _ROW_NAME.findall(html)
 
 
+def ticked(html: str) -> set[str]:
+    """The ids of the rows whose checkbox is ticked."""
+    return set(re.findall(r'<input type="checkbox" name="ids" value="([^"]+)"[^>]* checked', html))
+
+
 def ids_of(html: str) -> list[str]:
     return re.findall(r'name="ids" value="([^"]+)"', html)
 
@@ -225,6 +230,24 @@ def test_bulk_problems_are_shown_and_nothing_changes(pages: Pages, staff: dict[s
     )
     assert no_tags.status_code == 422
     assert names(pages.get(f"/admin/customers?assignedTo={customer_user['id']}").text) == []
+
+
+def test_bulk_problems_keep_the_selected_rows_ticked(pages: Pages, staff: dict[str, Any]) -> None:
+    make_customer(pages.db, name="Dina Ali", status="inactive")
+    eve = make_customer(pages.db, name="Eve Ong", status="inactive")
+    fay = make_customer(pages.db, name="Fay Goh", status="inactive")
+    tag = "t" * 60
+    failed = pages.post_form(
+        "/admin/customers/bulk",
+        {"action": "tag", "tags": tag, "ids": [eve["id"], fay["id"]], "return": "status=inactive"},
+    )
+    assert failed.status_code == 422
+    assert "tag 1 must be at most 50 characters" in failed.text
+    assert f'value="{tag}"' in failed.text
+    assert set(names(failed.text)) == {"Dina Ali", "Eve Ong", "Fay Goh"}
+    assert ticked(failed.text) == {eve["id"], fay["id"]}
+    assert '<span data-selected-count aria-live="polite">2</span>' in failed.text
+    assert ticked(pages.get("/admin/customers?status=inactive").text) == set()
 
 
 def test_bulk_delete_asks_first_without_javascript(pages: Pages, staff: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ results region, for search-as-you-type.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -210,10 +210,18 @@ def read_listing(
 
 
 def _context(
-    request: Request, visitor: Visitor, values: dict[str, str], **extra: Any
+    request: Request,
+    visitor: Visitor,
+    values: dict[str, str],
+    *,
+    selected: Collection[str] = (),
+    **extra: Any,
 ) -> dict[str, Any]:
+    """The page's context; `selected`: the ids of the rows to show ticked (a bulk form sent
+    back with its problems keeps its selection)."""
     principal = visitor.require()
     listing, reps = read_listing(request, principal, values)
+    chosen = set(selected)
     result = _bulk_result(request)
     return {
         "nav": "customers",
@@ -237,6 +245,7 @@ def _context(
         "bulk_result": result,
         "bulk_errors": {},
         "bulk_values": {},
+        "selected_ids": {row["$id"] for row in listing.rows if row["$id"] in chosen},
         **extra,
     }
 
@@ -317,7 +326,7 @@ async def bulk_action(request: Request, visitor: StaffDep) -> Response:
     try:
         result = await run_in_threadpool(work)
     except ValidationFailed as exc:
-        return await _bulk_failed(request, visitor, values, form, exc)
+        return await _bulk_failed(request, visitor, values, form, exc, ids)
     done = {"done": action, "matched": str(result.matched), "changed": str(result.changed)}
     kept = {key: values[key] for key in LIST_KEYS if values.get(key)}
     return redirect(PATH + "?" + urlencode({**kept, **done}))
@@ -329,13 +338,17 @@ async def _bulk_failed(
     values: dict[str, str],
     form: Mapping[str, str],
     exc: ValidationFailed,
+    ids: list[str],
 ) -> Response:
-    """The list again, with the bulk form's problems next to its fields (422)."""
+    """The list again, with the bulk form's problems next to its fields and the rows it was
+    sent for still ticked (422)."""
     errors = dict(exc.fields)
     if "ids" in errors:
         errors["ids"] = "Select at least one record"
     context = await run_in_threadpool(
-        _context, request, visitor, values, bulk_errors=errors, bulk_values=dict(form)
+        lambda: _context(
+            request, visitor, values, selected=ids, bulk_errors=errors, bulk_values=dict(form)
+        )
     )
     return render(request, visitor, "console/customers.html", context, status_code=422)
 
@@ -350,7 +363,7 @@ async def _export(
     """The selected records as a CSV file (the export of `services.exports`, audited there)."""
     if not ids:
         failure = ValidationFailed({"ids": "Select at least one record"})
-        return await _bulk_failed(request, visitor, values, {"action": "export"}, failure)
+        return await _bulk_failed(request, visitor, values, {"action": "export"}, failure, ids)
     plan = exports.plan_export(principal, [("ids", ",".join(ids))], fmt="csv")
     filename = plan.filename(datetime.now(UTC).date())
     return StreamingResponse(
