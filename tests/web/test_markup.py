@@ -103,3 +103,18 @@ def test_no_signed_out_page_repeats_an_id(pages: Pages) -> None:
         page = pages.get(path)
         assert page.status_code == 200, path
         assert id_problems(page.text) == {}, path
+
+
+def test_pages_name_their_icon_and_favicon_ico_answers(pages: Pages) -> None:
+    """Browsers ask for an icon on every page; a 404 is a console error each time."""
+    page = pages.get("/signin")
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in page.text
+    icon = pages.get("/static/favicon.svg")
+    assert icon.status_code == 200
+    assert icon.headers["content-type"].startswith("image/svg+xml")
+    assert icon.text.startswith("<svg")
+    legacy = pages.get("/favicon.ico")
+    assert legacy.status_code == 200
+    assert legacy.headers["content-type"].startswith("image/svg+xml")
+    assert legacy.content == icon.content
+    assert "no-store" not in legacy.headers["cache-control"]
