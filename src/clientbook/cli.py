@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 import orjson
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from clientbook.access import SYSTEM
@@ -215,13 +215,42 @@ def db_upgrade() -> None:
     console.print("Database schema is current.")
 
 
-def _print_users(rows: list[dict[str, Any]]) -> None:
-    table = Table("id", "email", "name", "role", "status", "created")
-    for row in rows:
-        created = row["createdAt"].isoformat(timespec="seconds")
-        table.add_row(row["id"], row["email"] or "", row["name"], row["role"], row["status"],
-                      created)  # fmt: skip
+# A tab or a line break in a value would make more cells or rows of a tab-separated line.
+_ONE_CELL = str.maketrans("\t\n\r", "   ")
+
+
+def _print_rows(header: list[str], rows: list[list[str]]) -> None:
+    """A table in a terminal, every value whole: an id never wraps, other values fold onto more
+    lines rather than end in "…". Piped or redirected: one tab-separated line a row (the header
+    first), whatever the width, so that ids go straight into other commands and scripts."""
+    if not console.is_terminal:
+        for values in (header, *rows):  # written as they are: Rich would expand the tabs
+            console.file.write("\t".join(v.translate(_ONE_CELL) for v in values) + "\n")
+        return
+    table = Table(
+        Column(header[0], no_wrap=True, overflow="fold"),
+        *(Column(name, overflow="fold") for name in header[1:]),
+    )
+    for values in rows:
+        table.add_row(*map(Text, values))  # as they are: a [bracket] in a name is no markup
     console.print(table)
+
+
+def _print_users(rows: list[dict[str, Any]]) -> None:
+    _print_rows(
+        ["id", "email", "name", "role", "status", "created"],
+        [
+            [
+                row["id"],
+                row["email"] or "",
+                row["name"],
+                row["role"],
+                row["status"],
+                _when(row["createdAt"]),
+            ]
+            for row in rows
+        ],
+    )
 
 
 @users_app.command("create")
@@ -251,7 +280,7 @@ def users_create(
 
 @users_app.command("list")
 def users_list(limit: Annotated[int, typer.Option(help="Most rows to show.")] = 100) -> None:
-    """List accounts."""
+    """List accounts: a table in a terminal, tab-separated lines when piped."""
 
     def rows(db: Database) -> list[dict[str, Any]]:
         with db.read() as conn:
@@ -325,17 +354,27 @@ def apikeys_create(name: Annotated[str, typer.Option(help="What the key is for."
 
 @apikeys_app.command("list")
 def apikeys_list() -> None:
-    """List API keys (never the keys themselves: only their visible prefix)."""
+    """List API keys (never the keys themselves: only their visible prefix): a table in a
+    terminal, tab-separated lines when piped."""
 
     def rows(db: Database) -> list[dict[str, Any]]:
         with db.read() as conn:
             return auth_service.list_api_keys(conn, SYSTEM)
 
-    table = Table("id", "name", "prefix", "created", "last used", "revoked")
-    for row in _with_db(rows):
-        table.add_row(row["id"], row["name"], row["prefix"], _when(row["createdAt"]),
-                      _when(row["lastUsedAt"]), _when(row["revokedAt"]))  # fmt: skip
-    console.print(table)
+    _print_rows(
+        ["id", "name", "prefix", "created", "last used", "revoked"],
+        [
+            [
+                row["id"],
+                row["name"],
+                row["prefix"],
+                _when(row["createdAt"]),
+                _when(row["lastUsedAt"]),
+                _when(row["revokedAt"]),
+            ]
+            for row in _with_db(rows)
+        ],
+    )
 
 
 @apikeys_app.command("revoke")

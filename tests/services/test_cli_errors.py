@@ -1,11 +1,18 @@
-"""The CLI's refusals: one line on standard error and an exit code, never a traceback."""
+"""What a black-box audit of the CLI found: its refusals are one line on standard error and an
+exit code, never a traceback; its lists give every id and email whole, at any width."""
 
 from __future__ import annotations
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner, Result
 
+from clientbook import cli
+from clientbook.access import SYSTEM
 from clientbook.cli import app
+from clientbook.services import auth
+from clientbook.services.runtime import Database
+from tests.factories import make_user
 
 
 def _one_line_error(result: Result, *words: str) -> str:
@@ -55,3 +62,45 @@ def test_a_setting_that_is_not_a_number_is_a_configuration_error(
 ) -> None:
     monkeypatch.setenv("CLIENTBOOK_PORT", "eighty")
     _one_line_error(CliRunner().invoke(app, ["db", "upgrade"]), "configuration", "eighty")
+
+
+LONG_EMAIL = "a.rather.long.address.for.the.billing.department@example-company.com.my"
+LIST_COMMANDS = [["users", "list"], ["apikeys", "list"]]
+
+
+def _user_and_key(database: Database) -> tuple[dict[str, str], str]:
+    user = make_user(database, email=LONG_EMAIL, name="Nur Aisyah binti Abdul Rahman Al-Haddad")
+    with database.transaction() as conn:
+        key = auth.create_api_key(conn, SYSTEM, name="Warehouse stock sync, nightly").key
+    return user, key["id"]
+
+
+@pytest.mark.parametrize("command", LIST_COMMANDS, ids=" ".join)
+def test_a_piped_list_is_tab_separated_with_every_value_whole(
+    command: list[str], database: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLIENTBOOK_DATABASE_URL", database_url)
+    monkeypatch.setattr(cli, "console", Console(width=40))  # not a terminal, and narrow
+    user, key_id = _user_and_key(database)
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 0, result.output
+    header, *rows = [line.split("\t") for line in result.stdout.splitlines()]
+    assert header[0] == "id" and all(len(row) == len(header) for row in rows)
+    if command[0] == "users":
+        assert [user["id"], LONG_EMAIL, user["name"]] in [row[:3] for row in rows]
+    else:
+        assert rows == [[key_id, "Warehouse stock sync, nightly", *rows[0][2:]]]
+
+
+@pytest.mark.parametrize("command", LIST_COMMANDS, ids=" ".join)
+def test_a_list_in_a_narrow_terminal_keeps_ids_whole(
+    command: list[str], database: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLIENTBOOK_DATABASE_URL", database_url)
+    terminal = Console(width=60, force_terminal=True, color_system=None)
+    monkeypatch.setattr(cli, "console", terminal)
+    user, key_id = _user_and_key(database)
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 0, result.output
+    assert (user["id"] if command[0] == "users" else key_id) in result.stdout
+    assert "…" not in result.stdout  # folded onto more lines, never cut
