@@ -1,6 +1,7 @@
 """The `clientbook` command: serve, migrations, users, demo data (SPEC §10).
 
-Domain errors become exit codes here, once: validation 2, not found 3, forbidden 4, conflict 5.
+Domain errors become exit codes here, once: validation 2 (a bad option or setting too), not found
+3, forbidden 4, conflict 5, a file too large or of a kind that cannot be read 6.
 """
 
 from __future__ import annotations
@@ -31,7 +32,13 @@ from clientbook.services import demo as demo_service
 from clientbook.services import exports as export_service
 from clientbook.services import upkeep as upkeep_service
 from clientbook.services import users as user_service
-from clientbook.services.imports import ImportOptions, ImportReport, open_source, run_import
+from clientbook.services.imports import (
+    ImportOptions,
+    ImportReport,
+    open_source,
+    parse_format,
+    run_import,
+)
 from clientbook.services.passwords import hash_password
 from clientbook.services.runtime import Database, bootstrap_admin, open_database, upgrade_schema
 
@@ -473,6 +480,11 @@ def import_customers(
 
             return run_import(db, SYSTEM, source, options, progress=progress)
 
+    with domain_errors():
+        try:
+            parse_format(format)
+        except errors.UnsupportedMedia as exc:  # a bad option, like export's: exit code 2
+            raise errors.ValidationFailed(exc.fields, exc.message) from None
     if not file.is_file():
         raise typer.BadParameter(f"{file} is not a file")
     report = _with_db(run)

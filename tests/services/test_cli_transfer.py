@@ -161,3 +161,15 @@ def test_a_failed_export_leaves_no_partial_file(
         assert result.exit_code == 2, result.output
     assert [p.name for p in out.iterdir()] == ["kept.csv"]
     assert (out / "kept.csv").read_bytes() == b"an older export"
+
+
+def test_an_unknown_import_format_is_bad_input_like_an_unknown_export_format(
+    db: Database, tmp_path: Path
+) -> None:
+    source = _csv(tmp_path / "in.csv", [{"name": "Dana Ong", "email": "dana@example.com"}])
+    runner = CliRunner()
+    imported = runner.invoke(app, ["import", str(source), "--format", "pdf"])
+    exported = runner.invoke(app, ["export", "--format", "pdf"])
+    assert (imported.exit_code, exported.exit_code) == (2, 2), imported.output + exported.output
+    assert "format: one of csv, json, jsonl, xlsx" in imported.stderr
+    assert _count(db) == 0
