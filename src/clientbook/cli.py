@@ -286,7 +286,9 @@ def users_create(
 
 
 @users_app.command("list")
-def users_list(limit: Annotated[int, typer.Option(help="Most rows to show.")] = 100) -> None:
+def users_list(
+    limit: Annotated[int, typer.Option(min=1, help="Most rows to show.")] = 100,
+) -> None:
     """List accounts: a table in a terminal, tab-separated lines when piped."""
 
     def rows(db: Database) -> list[dict[str, Any]]:

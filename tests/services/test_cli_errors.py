@@ -104,3 +104,25 @@ def test_a_list_in_a_narrow_terminal_keeps_ids_whole(
     assert result.exit_code == 0, result.output
     assert (user["id"] if command[0] == "users" else key_id) in result.stdout
     assert "…" not in result.stdout  # folded onto more lines, never cut
+
+
+@pytest.mark.parametrize("limit", ["-5", "0"])
+def test_users_list_refuses_a_limit_below_one(
+    limit: str, database: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLIENTBOOK_DATABASE_URL", database_url)
+    make_user(database)
+    result = CliRunner().invoke(app, ["users", "list", "--limit", limit])
+    assert result.exit_code == 2, result.output
+    assert "--limit" in result.stderr and "example.com" not in result.stdout
+
+
+def test_users_list_shows_at_most_limit_rows(
+    database: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLIENTBOOK_DATABASE_URL", database_url)
+    for _ in range(3):
+        make_user(database)
+    result = CliRunner().invoke(app, ["users", "list", "--limit", "2"])
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.splitlines()) == 1 + 2  # the header and two rows
