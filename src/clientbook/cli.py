@@ -505,7 +505,13 @@ def import_customers(
 def _export_file(output: Path) -> Iterator[BinaryIO]:
     """The file `--output` names, written whole or not at all: the rows go to a scratch file
     beside it that replaces it once complete, so a failure leaves no partial file (and an older
-    file as it was). Missing directories are created, as `backup --output` does."""
+    file as it was). Missing directories are created, as `backup --output` does. `-` is
+    standard output."""
+    if str(output) == "-":
+        stdout = typer.get_binary_stream("stdout")
+        yield stdout
+        stdout.flush()
+        return
     target = output.resolve()
     if target.is_dir():
         _refuse(f"--output: {output} is a directory; name a file")
@@ -534,14 +540,18 @@ def _export_file(output: Path) -> Iterator[BinaryIO]:
 def export_customers(
     format: Annotated[str, typer.Option(help="csv, json, jsonl or xlsx (excel).")] = "json",
     output: Annotated[
-        Path | None, typer.Option(help="File to write (default customers-YYYY-MM-DD.<format>).")
+        Path | None,
+        typer.Option(
+            help="File to write, or - for standard output (default customers-YYYY-MM-DD.<format>)."
+        ),
     ] = None,
     filter: Annotated[
         list[str] | None,
         typer.Option(help="List filters as a query string: 'status=active&country=Malaysia'."),
     ] = None,
 ) -> None:
-    """Export customers (every record, or those the filters select)."""
+    """Export customers (every record, or those the filters select); `--output -` writes them
+    to standard output."""
     params = [pair for text in filter or () for pair in parse_qsl(text, keep_blank_values=True)]
     with domain_errors():
         plan = export_service.plan_export(SYSTEM, params, fmt=format)
@@ -558,7 +568,10 @@ def export_customers(
 
     with _export_file(target) as file:
         rows = _with_db(lambda db: run(db, file))
-    console.print(f"Exported {rows} customers to {target}.")
+    if str(target) == "-":  # the rows alone on standard output
+        err_console.print(f"Exported {rows} customers to standard output.")
+    else:
+        console.print(f"Exported {rows} customers to {target}.")
 
 
 # --- demo data (SPEC §10) ----------------------------------------------------------------------

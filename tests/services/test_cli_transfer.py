@@ -173,3 +173,22 @@ def test_an_unknown_import_format_is_bad_input_like_an_unknown_export_format(
     assert (imported.exit_code, exported.exit_code) == (2, 2), imported.output + exported.output
     assert "format: one of csv, json, jsonl, xlsx" in imported.stderr
     assert _count(db) == 0
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_export_output_dash_writes_to_standard_output(
+    fmt: str, db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = _csv(tmp_path / "in.csv", [{"name": "Dana Ong", "email": "dana@example.com"}])
+    runner = CliRunner()
+    assert runner.invoke(app, ["import", str(source)]).exit_code == 0
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["export", "--format", fmt, "--output", "-"])
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "-").exists()
+    if fmt == "csv":
+        rows = list(csv.DictReader(result.stdout_bytes.decode("utf-8-sig").splitlines()))
+    else:
+        rows = [json.loads(line) for line in result.stdout_bytes.splitlines()]
+    assert [row["email"] for row in rows] == ["dana@example.com"]  # the rows alone
+    assert "Exported 1 customers to standard output." in _flat(result.stderr)
