@@ -16,6 +16,7 @@ import pytest
 
 from clientbook.db.engine import Database
 from clientbook.services import import_jobs
+from clientbook.web import i18n
 from clientbook.web.console import transfer
 from tests.factories import make_customer, make_staff, make_user
 from tests.web.conftest import Pages, field_errors
@@ -464,3 +465,18 @@ def test_an_invited_account_gets_an_invitation_link_that_works(pages: Pages) -> 
     pages.csrf = None
     accepted = pages.post_form("/accept", {"token": token, "password": TEST_PASSWORD})
     assert accepted.status_code == 303
+
+
+def test_a_keys_state_is_not_a_geographical_state_in_malay(staff_pages: Pages) -> None:
+    """The word State names two things: a key's Active/Revoked column (msgctxt "api key")
+    and an address's state (Negeri); each has its own Malay word."""
+    staff_pages.post_form("/admin/api-keys", {"name": "invoicing sync"})
+    staff_pages.cookies.set("clientbook_language", "ms")
+    page = staff_pages.get("/admin/api-keys").text
+    assert '<th scope="col">Status</th>' in page
+    assert "Negeri" not in page
+    i18n.set_language("ms")
+    assert i18n.gettext("State") == "Negeri"
+    assert i18n.pgettext("api key", "State") == "Status"
+    i18n.set_language("en")
+    assert i18n.pgettext("api key", "State") == "State"

@@ -16,19 +16,27 @@ METHODS = [
     ("src/clientbook/web/templates/**.html", "jinja2"),
 ]
 OPTIONS = {"src/clientbook/web/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+KEYWORDS = {
+    "_": None, "gettext": None, "ngettext": (1, 2), "N_": None,
+    "pgettext": ((1, "c"), 2), "npgettext": ((1, "c"), 2, 3),
+}  # fmt: skip
 
 
 def ui_texts() -> dict[str, str]:
-    """msgid → where it is used, for every marked text of the web UI."""
+    """msgid → where it is used, for every marked text of the web UI; a text with a context
+    is keyed as `i18n.messages` keys it (`i18n.context_key`)."""
     found: dict[str, str] = {}
-    for filename, _line, message, _comments, _context in extract_from_dir(
+    for filename, _line, message, _comments, context in extract_from_dir(
         str(ROOT), METHODS, keywords=KEYWORDS, options_map=OPTIONS
     ):
         for text in message if isinstance(message, tuple) else (message,):
             if text:
-                found.setdefault(text, filename)
+                found.setdefault(i18n.context_key(context, text) if context else text, filename)
     return found
+
+
+def test_texts_with_a_context_are_found() -> None:
+    assert i18n.context_key("api key", "State") in ui_texts()
 
 
 def test_the_ui_has_texts_to_translate() -> None:

@@ -3,6 +3,8 @@
 The catalogues are the `.po` files under `translations/<lang>/LC_MESSAGES/`, one per area of
 the UI, merged per language on first use (compiled in memory: nothing binary is committed).
 English is the source language: its text is the msgid, so an English page needs no lookup.
+An English word that names two things ("State": an address's, an API key's Active/Revoked) is
+marked with a context, `pgettext("api key", "State")`, and has a `msgctxt` entry of its own.
 
 The language of a page is the signed-in customer's `language` attribute, else the best match of
 the browser's `Accept-Language`, else English. It is held in a context variable for the length
@@ -27,6 +29,12 @@ DEFAULT_LANGUAGE = "en"
 TRANSLATIONS = Path(__file__).parent / "translations"
 _language: ContextVar[str] = ContextVar("clientbook_page_language", default=DEFAULT_LANGUAGE)
 _NUMBER = re.compile(r"\d+")
+# How a message with a context is keyed in `messages` (gettext's own separator, in no text).
+CONTEXT_SEPARATOR = "\x04"
+
+
+def context_key(context: str, message: str) -> str:
+    return f"{context}{CONTEXT_SEPARATOR}{message}"
 
 
 def catalogue_files(language: str) -> list[Path]:
@@ -36,7 +44,8 @@ def catalogue_files(language: str) -> list[Path]:
 @cache
 def messages(language: str) -> dict[str, str]:
     """msgid → translated text for `language`, every area's catalogue merged (on the first
-    page in that language: Babel is imported then, not at the server's start)."""
+    page in that language: Babel is imported then, not at the server's start). A message with
+    a `msgctxt` is keyed `context_key(msgctxt, msgid)`."""
     from babel.messages.pofile import read_po
 
     table: dict[str, str] = {}
@@ -47,7 +56,10 @@ def messages(language: str) -> dict[str, str]:
             if not message.id or not message.string or message.fuzzy:
                 continue
             if isinstance(message.id, str):
-                table[message.id] = str(message.string)
+                key = message.id
+                if message.context:
+                    key = context_key(message.context, key)
+                table[key] = str(message.string)
             else:  # a plural entry: Malay has one form, used for the singular and the plural
                 forms = list(message.string)
                 for index, text in enumerate(message.id):
@@ -82,6 +94,18 @@ def gettext(message: str) -> str:
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     return gettext(singular if n == 1 else plural)
+
+
+def pgettext(context: str, message: str) -> str:
+    """`message` as meant in `context` (its own catalogue entry, never the context-free one)."""
+    language = _language.get()
+    if language == DEFAULT_LANGUAGE:
+        return message
+    return messages(language).get(context_key(context, message), message)
+
+
+def npgettext(context: str, singular: str, plural: str, n: int) -> str:
+    return pgettext(context, singular if n == 1 else plural)
 
 
 def translate_message(message: str) -> str:

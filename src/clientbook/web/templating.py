@@ -73,7 +73,7 @@ environment = Environment(
     lstrip_blocks=True,
 )
 environment.install_gettext_callables(  # type: ignore[attr-defined]
-    i18n.gettext, i18n.ngettext, newstyle=True
+    i18n.gettext, i18n.ngettext, newstyle=True, pgettext=i18n.pgettext, npgettext=i18n.npgettext
 )
 environment.globals.update(
     error_text=i18n.translate_message,
