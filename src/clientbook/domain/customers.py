@@ -78,13 +78,14 @@ def _is_http_url(url: str) -> bool:
 
 
 @cache
-def _time_zones() -> frozenset[str]:
+def time_zones() -> frozenset[str]:
+    """The IANA zone names `timezone` accepts."""
     # `localtime` is the host's own zone (a link in the system's zoneinfo), not an IANA name.
     return frozenset(zoneinfo.available_timezones()) - {"localtime"}
 
 
 def check_timezone(name: str) -> str:
-    if name not in _time_zones():
+    if name not in time_zones():
         raise FieldError("must be an IANA time zone such as Asia/Kuala_Lumpur")
     return name
 

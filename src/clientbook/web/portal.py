@@ -26,6 +26,7 @@ from clientbook.access import Principal
 from clientbook.api.auth import clear_session_cookie, set_session_cookie
 from clientbook.domain import errors
 from clientbook.domain.customers import ISO_4217_CODES
+from clientbook.domain.customers import time_zones as accepted_time_zones
 from clientbook.domain.enums import CUSTOMER_TYPES, NOTE_CATEGORIES
 from clientbook.domain.tags import TAGS_FIELD, get_customer_tags
 from clientbook.domain.timestamps import parse_datetime, to_millis, utcnow
@@ -80,7 +81,7 @@ LABELS = {
 
 @cache
 def time_zones() -> list[str]:
-    return sorted(zoneinfo.available_timezones())
+    return sorted(accepted_time_zones())
 
 
 CURRENCIES = sorted(ISO_4217_CODES)
