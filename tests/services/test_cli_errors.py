@@ -15,7 +15,7 @@ from clientbook.services.runtime import Database
 from tests.factories import make_user
 
 
-def _one_line_error(result: Result, *words: str) -> str:
+def one_line_error(result: Result, *words: str) -> str:
     """A refusal: exit code 2, one line on standard error naming `words`, no traceback."""
     assert result.exit_code == 2, result.output
     assert isinstance(result.exception, SystemExit), result.exception
@@ -53,7 +53,7 @@ def test_a_database_url_that_cannot_be_used_is_a_configuration_error(
     url: str, command: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CLIENTBOOK_DATABASE_URL", url)
-    line = _one_line_error(CliRunner().invoke(app, command), "CLIENTBOOK_DATABASE_URL")
+    line = one_line_error(CliRunner().invoke(app, command), "CLIENTBOOK_DATABASE_URL")
     assert "s3cret" not in line  # the value may hold a password: never printed
 
 
@@ -61,7 +61,7 @@ def test_a_setting_that_is_not_a_number_is_a_configuration_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("CLIENTBOOK_PORT", "eighty")
-    _one_line_error(CliRunner().invoke(app, ["db", "upgrade"]), "configuration", "eighty")
+    one_line_error(CliRunner().invoke(app, ["db", "upgrade"]), "configuration", "eighty")
 
 
 LONG_EMAIL = "a.rather.long.address.for.the.billing.department@example-company.com.my"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from typer.testing import CliRunner, Result
+from typer.testing import CliRunner
 
 from clientbook.cli import TERMINAL_FAILURES, app
 from clientbook.config import Settings
@@ -18,6 +18,7 @@ from clientbook.db.tables import customers
 from clientbook.domain import errors
 from clientbook.services import exports as export_service
 from clientbook.services.runtime import Database, open_database
+from tests.services.test_cli_errors import one_line_error
 
 
 @pytest.fixture
@@ -115,25 +116,16 @@ def test_json_nested_past_the_recursion_limit_is_refused(db: Database, tmp_path:
     assert "file: is nested too deeply" in result.output.replace("\n", " ")
 
 
-def _one_line_error(result: Result, *words: str) -> None:
-    """A refusal: exit code 2, one line on standard error naming `words`, no traceback."""
-    assert result.exit_code == 2, result.output
-    assert isinstance(result.exception, SystemExit), result.exception
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
-    assert all(word in lines[0] for word in words), lines[0]
-
-
 def test_export_output_that_is_a_directory_is_refused(db: Database, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["export", "--format", "csv", "--output", str(tmp_path)])
-    _one_line_error(result, "--output", str(tmp_path))
+    one_line_error(result, "--output", str(tmp_path))
 
 
 def test_export_output_under_a_file_is_refused(db: Database, tmp_path: Path) -> None:
     (tmp_path / "plain").write_text("x")
     target = tmp_path / "plain" / "x.csv"
     result = CliRunner().invoke(app, ["export", "--format", "csv", "--output", str(target)])
-    _one_line_error(result, "--output", str(target))
+    one_line_error(result, "--output", str(target))
     assert {p.name for p in tmp_path.iterdir() if not p.name.startswith("cli.sqlite3")} == {"plain"}
 
 
