@@ -92,40 +92,14 @@ def _refuse(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-DATABASE_URL_FORMS = "sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DATABASE"
-
-
-def _check_database_url(url: str) -> None:
-    """Refuse a CLIENTBOOK_DATABASE_URL no command could open, naming the setting (never its
-    value: it may hold a password): a scheme other than SQLite's or PostgreSQL's, text that is
-    not a URL, a driver SQLAlchemy does not have, or an in-memory SQLite database."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    scheme, _, driver = url.partition("://")[0].partition("+")
-    if scheme not in ("sqlite", "postgresql", "postgres"):
-        _refuse(
-            f"CLIENTBOOK_DATABASE_URL is not a SQLite or PostgreSQL URL; use {DATABASE_URL_FORMS}"
-        )
-    try:
-        parsed = make_url(url)
-        if driver:  # without one, clientbook picks the driver itself
-            parsed.get_dialect()
-    except (ArgumentError, ValueError) as exc:
-        _refuse(f"CLIENTBOOK_DATABASE_URL cannot be used ({exc}); use {DATABASE_URL_FORMS}")
-    if scheme == "sqlite" and parsed.database in (None, "", ":memory:"):
-        _refuse("CLIENTBOOK_DATABASE_URL must name a SQLite file (sqlite:///PATH), not memory")
-
-
 @app.callback()
 def _configuration() -> None:
     """Every command starts here: bad CLIENTBOOK_* settings are refused in one line, before
     any command acts on them."""
     try:
-        settings = Settings.from_env()
+        Settings.from_env()
     except ValueError as exc:
         _refuse(f"bad configuration in the CLIENTBOOK_* environment variables: {exc}")
-    _check_database_url(settings.database_url)
 
 
 def _database() -> Database:

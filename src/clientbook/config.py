@@ -49,6 +49,33 @@ def _int(name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
+DATABASE_URL_FORMS = "sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DATABASE"
+
+
+def check_database_url(url: str) -> str:
+    """`url`, or ValueError naming CLIENTBOOK_DATABASE_URL (never its value: it may hold a
+    password) when nothing could open it: a scheme other than SQLite's or PostgreSQL's, text
+    that is not a URL, a driver SQLAlchemy does not have, an in-memory SQLite database."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    scheme, _, driver = url.partition("://")[0].partition("+")
+    if scheme not in ("sqlite", "postgresql", "postgres"):
+        raise ValueError(
+            f"CLIENTBOOK_DATABASE_URL is not a SQLite or PostgreSQL URL; use {DATABASE_URL_FORMS}"
+        )
+    try:
+        parsed = make_url(url)
+        if driver:  # without one, clientbook picks the driver itself
+            parsed.get_dialect()
+    except (ArgumentError, ValueError) as exc:
+        message = f"CLIENTBOOK_DATABASE_URL cannot be used ({exc}); use {DATABASE_URL_FORMS}"
+        raise ValueError(message) from None
+    if scheme == "sqlite" and parsed.database in (None, "", ":memory:"):
+        raise ValueError("CLIENTBOOK_DATABASE_URL must name a SQLite file (sqlite:///PATH)")
+    return url
+
+
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -98,7 +125,7 @@ class Settings:
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError("CLIENTBOOK_SQLITE_SYNCHRONOUS must be FULL or NORMAL")
         return cls(
-            database_url=env.get("CLIENTBOOK_DATABASE_URL") or cls.database_url,
+            database_url=check_database_url(env.get("CLIENTBOOK_DATABASE_URL") or cls.database_url),
             sqlite_synchronous=synchronous,
             host=env.get("CLIENTBOOK_HOST", cls.host),
             port=_int("CLIENTBOOK_PORT", cls.port),
