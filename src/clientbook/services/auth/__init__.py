@@ -17,7 +17,6 @@ from clientbook.services.auth.accounts import (
     logout,
     rename,
     signup,
-    validate_signup,
 )
 from clientbook.services.auth.api_keys import (
     IssuedApiKey,
@@ -95,5 +94,4 @@ __all__ = [
     "signup",
     "touch",
     "touch_due",
-    "validate_signup",
 ]

@@ -89,14 +89,15 @@ def as_user(origin: Principal, user_id: str, role: str) -> Principal:
 
 
 def validate_signup(data: Mapping[str, Any]) -> dict[str, str]:
-    """{email, password, name} cleaned, every failing field reported at once."""
-    errors: dict[str, str] = {}
+    """{email, password, name} cleaned, every failing field reported at once, unknown ones
+    among them."""
     cleaned: dict[str, str] = {}
     rules = {
         "email": validate_email_address,
         "password": validate_password,
         "name": validate_user_name,
     }
+    errors = dict.fromkeys((name for name in data if name not in rules), "unknown field")
     for field, rule in rules.items():
         value = data.get(field)
         if value is None:
