@@ -104,10 +104,10 @@ def create_item(
     principal: Principal | None,
     customer_id: str,
     data: Mapping[str, Any],
-) -> tuple[Item, dict[str, Any]]:
-    """Insert an item for a visible customer; returns the row and the customer it belongs to."""
+) -> Item:
+    """Insert an item for a visible customer (NotFound for another's)."""
     principal = require_authenticated(principal)
-    customer = customer_service.get_customer(conn, principal, customer_id)
+    customer_service.get_customer(conn, principal, customer_id)
     assert_no_system_fields(data)
     data = dict(data)
     item_id = data.pop("$id", None)
@@ -137,7 +137,7 @@ def create_item(
         entity_id=row["id"],
         changes={"customerId": {"from": None, "to": customer_id}, **audit.diff({}, values)},
     )
-    return get_item(conn, kind, principal, row["id"]), customer
+    return get_item(conn, kind, principal, row["id"])
 
 
 def update_item(

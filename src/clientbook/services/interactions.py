@@ -40,9 +40,9 @@ def log_interaction(
     conn: Connection, principal: Principal | None, customer_id: str, data: Mapping[str, Any]
 ) -> Interaction:
     """Log an interaction against a visible customer and move its `lastContactAt`."""
-    row, customer = create_item(conn, INTERACTIONS, principal, customer_id, data)
+    row = create_item(conn, INTERACTIONS, principal, customer_id, data)
     customer_service.note_contact(
-        conn, require_authenticated(principal), customer["id"], row["occurredAt"]
+        conn, require_authenticated(principal), customer_id, row["occurredAt"]
     )
     return row
 

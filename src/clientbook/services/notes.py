@@ -42,7 +42,7 @@ def present_note(row: Mapping[str, Any]) -> dict[str, Any]:
 def add_note(
     conn: Connection, principal: Principal | None, customer_id: str, data: Mapping[str, Any]
 ) -> Note:
-    return create_item(conn, NOTES, principal, customer_id, data)[0]
+    return create_item(conn, NOTES, principal, customer_id, data)
 
 
 def get_note(conn: Connection, principal: Principal | None, note_id: str) -> Note:
