@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import socket
 import threading
 import time
 import warnings
@@ -31,6 +30,7 @@ from clientbook.app import create_app
 from clientbook.db.engine import Database
 from clientbook.services import auth
 from tests.factories import make_customer, make_staff, make_user
+from tests.ports import free_port
 
 PROJECT = "clientbook"
 DATABASE_ID = "console-db"
@@ -40,13 +40,6 @@ _serial = itertools.count(1)
 def unique(prefix: str) -> str:
     """A name no other test uses (tests share the live database)."""
     return f"{prefix}{os.getpid()}x{next(_serial)}x{time.time_ns() % 10**9}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class QuietDatabases(Databases):

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from clientbook.http_protocol import MAX_HEADER_BYTES
+from tests.ports import free_port
 
 CLIENTBOOK = str(Path(sys.executable).with_name("clientbook"))
-PORTS = range(8740, 8750)
 HEADER_TIMEOUT = 2
 START = b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
 UVLOOP_SERVER = (
@@ -27,17 +27,6 @@ UVLOOP_SERVER = (
     "uvicorn.run('clientbook.app:serve_app', factory=True, host='127.0.0.1', port={port}, "
     "loop='uvloop', http=HTTP_PROTOCOL, access_log=False)"
 )
-
-
-def free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise AssertionError("no free port in 8740-8749")
 
 
 def rss_kib(pid: int) -> int:

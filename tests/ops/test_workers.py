@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,15 +16,9 @@ from typer.testing import CliRunner
 
 from clientbook.cli import app as cli
 from tests.conftest import POSTGRES_URL
+from tests.ports import free_port
 
 CLIENTBOOK = str(Path(sys.executable).with_name("clientbook"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def children(pid: int) -> list[int]:
