@@ -32,6 +32,20 @@ def test_email_address_must_be_a_valid_address(value: Any) -> None:
     assert set(caught.value.fields) == {"email"}
 
 
+@pytest.mark.parametrize("value", ["ada@example.test", "ada@mail.example.test", "Ösa@bar.TEST"])
+def test_addresses_at_the_names_reserved_for_testing_are_valid_syntax(value: str) -> None:
+    assert validate_email_address(value) == value
+
+
+@pytest.mark.parametrize(
+    "value", ["ada@test", "ada@TEST", "ada@host.local", "ada@x.invalid", "ada@localhost", "ö@test"]
+)
+def test_other_special_use_names_and_a_bare_test_stay_refused(value: str) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        validate_email_address(value)
+    assert set(caught.value.fields) == {"email"}
+
+
 def test_email_address_error_can_name_another_field() -> None:
     with pytest.raises(ValidationFailed) as caught:
         validate_email_address("nope", field="contactEmail")
