@@ -127,9 +127,23 @@ def test_name_of_only_spaces_is_missing() -> None:
     assert error_of("name", "   ") == "is required"
 
 
-@pytest.mark.parametrize("field", ["currency", "language", "source", "timezone", "email"])
+@pytest.mark.parametrize("field", ["source", "timezone", "email"])
 def test_optional_field_may_be_null(field: str) -> None:
     assert validate_customer(body(**{field: None}))[field] is None
+
+
+@pytest.mark.parametrize("value", [None, "", "  "])
+@pytest.mark.parametrize(("field", "default"), [("currency", "MYR"), ("language", "en")])
+def test_a_create_sending_an_optional_field_empty_gets_its_default(
+    field: str, default: str, value: Any
+) -> None:
+    assert validate_customer(body(**{field: value}))[field] == default
+
+
+@pytest.mark.parametrize("field", ["currency", "language"])
+def test_an_update_may_clear_an_optional_field_that_has_a_default(field: str) -> None:
+    current = validate_customer(body())
+    assert validate_customer({field: None}, current=current)[field] is None
 
 
 @pytest.mark.parametrize("field", ["email", "phone", "company", "city", "source", "assignedTo"])

@@ -388,9 +388,11 @@ def apply_defaults(
     cleaned: dict[str, Any],
     errors: dict[str, str],
 ) -> None:
-    """On create: absent fields take their default; absent required ones are errors."""
+    """On create: absent fields take their default; absent required ones are errors. An
+    optional field sent as null or blank takes its default too (a create with `currency: null`
+    gets MYR, as Appwrite fills a null); a required one so sent stays an error."""
     for name, field in fields.items():
-        if name in data:
+        if name in data and (field.required or cleaned.get(name) is not None or name in errors):
             continue
         if field.has_default:
             factory = field.default_factory  # make_default(), without the method call
