@@ -147,3 +147,14 @@ def test_offset_pages_agree_with_cursor_pages(live: Live, thousand: dict[str, An
     expected = _expected(thousand["rows"], ORDERS["name asc"])
     page = tables.list_rows(DATABASE_ID, "customers", [*base, Query.limit(50), Query.offset(450)])
     assert [row.id for row in page.rows] == expected[450:500]
+
+
+def test_the_first_limit_and_offset_count_as_in_appwrite(
+    live: Live, thousand: dict[str, Any]
+) -> None:
+    tables = live.tables()
+    base = _queries(thousand["company"], ORDERS["name asc"])
+    expected = _expected(thousand["rows"], ORDERS["name asc"])
+    repeated = [Query.limit(3), Query.offset(5), Query.limit(40), Query.offset(0)]
+    page = tables.list_rows(DATABASE_ID, "customers", [*base, *repeated])
+    assert [row.id for row in page.rows] == expected[5:8]

@@ -119,9 +119,27 @@ def test_cursor_limit_offset_and_select() -> None:
     assert parsed.selection == Selection(frozenset({"name", "userId"}), frozenset({"userId"}))
     refused([Query.limit(5001)])
     refused([Query.limit(0)])
-    refused([Query.cursor_after("a"), Query.cursor_before("b")])
     refused([Query.select(["nickname"])])
     refused([Query.select(["name.*"])])
+
+
+def test_the_first_limit_offset_and_cursor_count_as_in_appwrite() -> None:
+    # utopia-php/database `Query::groupByType` keeps the first of each and ignores the rest.
+    parsed = parse_list(
+        GRAMMAR,
+        [
+            Query.limit(2),
+            Query.offset(3),
+            Query.cursor_after("a"),
+            Query.limit(50),
+            Query.offset(0),
+            Query.cursor_before("b"),
+        ],
+    )
+    assert parsed.query.limit == 2 and parsed.query.offset == 3
+    assert parsed.cursor == CursorAt("a", before=False)
+    # Every one is still checked.
+    refused([Query.limit(2), Query.limit(0)])
 
 
 @pytest.mark.parametrize(

@@ -120,7 +120,10 @@ def parse_list(grammar: Grammar, raw: Sequence[str], *, with_total: bool = True)
     """A list request's `queries` as one ListQuery (400 `general_query_invalid` otherwise)."""
     filters: list[Filter] = []
     sorts: list[Sort] = []
-    limit, offset = DEFAULT_LIMIT, 0
+    # As Appwrite (utopia-php/database `Query::groupByType`): every limit, offset and cursor is
+    # checked, the first of each is used and any later one ignored.
+    limit: int | None = None
+    offset: int | None = None
     cursor: CursorAt | None = None
     selection = EVERYTHING
     for index, item in enumerate(_decode_all(raw)):
@@ -133,13 +136,14 @@ def parse_list(grammar: Grammar, raw: Sequence[str], *, with_total: bool = True)
         elif method in ORDERS:
             sorts.append(_sort(grammar, item, param, sorts))
         elif method == "limit":
-            limit = _count(item, 1, MAX_LIMIT)
+            counted = _count(item, 1, MAX_LIMIT)
+            limit = counted if limit is None else limit
         elif method == "offset":
-            offset = _count(item, 0, None)
+            counted = _count(item, 0, None)
+            offset = counted if offset is None else offset
         elif method in CURSORS:
-            if cursor is not None:
-                _refuse("only one cursorAfter or cursorBefore is allowed")
-            cursor = CursorAt(_cursor_id(item), before=CURSORS[method])
+            placed = CursorAt(_cursor_id(item), before=CURSORS[method])
+            cursor = placed if cursor is None else cursor
         elif method == "select":
             selection = _selection(grammar, item)
         else:
@@ -149,8 +153,8 @@ def parse_list(grammar: Grammar, raw: Sequence[str], *, with_total: bool = True)
     query = ListQuery(
         where=where if filters else MATCH_ALL,
         sort=tuple(sorts),
-        limit=limit,
-        offset=offset,
+        limit=DEFAULT_LIMIT if limit is None else limit,
+        offset=offset or 0,
         with_total=with_total,
         search=search,
     )
