@@ -31,6 +31,7 @@ STAFF_FIELDS = frozenset(
     }
 )  # fmt: skip
 SYSTEM_FIELDS = frozenset({"createdBy", "updatedBy", "$createdAt", "$updatedAt", "$sequence"})
+SYSTEM_ONLY = "set by the system only"
 # The keys of `metadata` that staff write: the seed's integration data and its status change
 # (SPEC §5: an owner sets "metadata (tags and customFields)"). Other keys are the owner's.
 STAFF_METADATA_KEYS = frozenset(
@@ -85,31 +86,39 @@ def customer_owner_scope(principal: Principal) -> str | None:
     return None if principal.is_staff else principal.id
 
 
-def _forbid(fields: Iterable[str], why: str) -> None:
-    names = sorted(fields)
-    if names:
+def _forbid(refused: dict[str, str]) -> None:
+    """Forbidden naming every refused field with why, in one answer; nothing when none."""
+    if refused:
+        names = sorted(refused)
         raise Forbidden(
-            f"Not allowed to set: {', '.join(names)}", fields={name: why for name in names}
+            f"Not allowed to set: {', '.join(names)}",
+            fields={name: refused[name] for name in names},
         )
+
+
+def _refusing(fields: Iterable[str], why: str) -> dict[str, str]:
+    return dict.fromkeys(fields, why)
 
 
 def assert_can_set_customer_fields(
     principal: Principal, fields: Iterable[str], *, creating: bool
 ) -> None:
-    """Raise Forbidden naming every field this principal may not send (never a silent drop)."""
+    """Raise Forbidden naming every field this principal may not send (never a silent drop),
+    all of them at once: system fields, what is fixed at creation, and staff's fields."""
     sent = set(fields)
-    assert_no_system_fields(sent)
+    refused = _refusing(sent & SYSTEM_FIELDS, SYSTEM_ONLY)
     if not creating:
         # A record's id is chosen once, at creation (SPEC §12), like its owner.
-        _forbid(sent & {"$id", "userId"}, "cannot be changed after creation")
+        refused |= _refusing(sent & {"$id", "userId"}, "cannot be changed after creation")
     if not principal.is_staff:
-        _forbid(sent & STAFF_FIELDS, "only staff may set this field")
+        refused |= _refusing(sent & STAFF_FIELDS, "only staff may set this field")
+    _forbid(refused)
 
 
 def assert_no_system_fields(fields: Iterable[str]) -> None:
     """SPEC §12: a client that sends a field only the system sets, staff included, gets
     Forbidden naming it (records, interactions and notes alike)."""
-    _forbid(set(fields) & SYSTEM_FIELDS, "set by the system only")
+    _forbid(_refusing(set(fields) & SYSTEM_FIELDS, SYSTEM_ONLY))
 
 
 def owner_metadata(sent: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
@@ -123,7 +132,7 @@ def owner_metadata(sent: dict[str, Any], stored: dict[str, Any]) -> dict[str, An
         if key in STAFF_METADATA_KEYS and (key not in stored or stored[key] != value)
     )
     if refused:
-        _forbid([f"metadata.{key}" for key in refused], "only staff may set this key")
+        _forbid(_refusing([f"metadata.{key}" for key in refused], "only staff may set this key"))
     kept = {key: value for key, value in stored.items() if key in STAFF_METADATA_KEYS}
     return {key: value for key, value in sent.items() if key not in STAFF_METADATA_KEYS} | kept
 

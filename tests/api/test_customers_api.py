@@ -104,6 +104,19 @@ def test_user_sending_a_staff_only_field_gets_403_naming_it(api: Api, field: str
     assert field in patch.json()["error"]["fields"]
 
 
+def test_one_403_names_every_field_the_caller_may_not_send(api: Api) -> None:
+    user = make_user(api.db)
+    headers = api.bearer(user)
+    created = api.post("/api/customers", json={"status": "lead", "createdBy": "x"}, headers=headers)
+    assert created.status_code == 403
+    assert set(created.json()["error"]["fields"]) == {"status", "createdBy"}
+    record = make_customer(api.db, owner=user)
+    body = {"userId": user["id"], "status": "lead", "totalRevenue": 1, "$updatedAt": "x"}
+    patched = api.patch(f"/api/customers/{record['id']}", json=body, headers=headers)
+    assert patched.status_code == 403
+    assert set(patched.json()["error"]["fields"]) == set(body)
+
+
 @pytest.mark.parametrize("field", sorted(SYSTEM_FIELDS | {"userId", "$id"}))
 def test_staff_sending_a_system_field_on_update_gets_403(api: Api, field: str) -> None:
     record = make_customer(api.db)
