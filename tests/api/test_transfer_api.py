@@ -147,6 +147,6 @@ def test_owner_imports_restore_only_their_record(api: Api) -> None:
     record = api.get("/api/customers/me", headers=headers).json()
     assert record["userId"] == owner["id"]
     two = upload(api, headers, b"name\nA\nB\n")
-    assert two.status_code == 200
+    assert two.status_code == 422
     assert two.json()["job"]["status"] == "failed"
     assert orjson.dumps(two.json()["job"]["error"]).find(b"one row") != -1

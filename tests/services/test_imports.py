@@ -256,12 +256,24 @@ def test_every_field_error_of_every_failed_row_is_reported(
 ) -> None:
     text = "name,email,status,totalRevenue,website\nOk,ok@x.io,lead,1,\n,bad,nope,-1,ftp://x\n"
     report = run(database, write(tmp_path, "x.csv", text))
-    # Counts say what the rows would do; `applied` that nothing was.
-    assert (report.failed, report.created, report.applied) == (1, 1, False)
+    # Nothing was written, and the counts say so; what the valid row would do is apart.
+    assert (report.failed, report.created, report.applied) == (1, 0, False)
+    assert report.to_json()["withSkipErrors"] == {"created": 1, "updated": 0}
     [failure] = report.failures
     assert failure.row == 2
     assert set(failure.errors) == {"name", "email", "status", "totalRevenue", "website"}
     assert count(database, customers) == 0  # all or nothing
+
+
+def test_skipped_counts_unchanged_rows_and_not_failed_ones(
+    database: Database, tmp_path: Path
+) -> None:
+    make_customer(database, name="Same", email="same@x.io", city=None)
+    text = "name,email\nSame,same@x.io\n,bad\nNew,new@x.io\n"
+    report = run(database, write(tmp_path, "x.csv", text), overwrite=True, skip_errors=True)
+    counts = {k: report.to_json()[k] for k in ("created", "unchanged", "skipped", "failed")}
+    assert counts == {"created": 1, "unchanged": 1, "skipped": 1, "failed": 1}
+    assert report.to_json()["withSkipErrors"] is None
 
 
 def test_skip_errors_imports_the_valid_rows(database: Database, tmp_path: Path) -> None:

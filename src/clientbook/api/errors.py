@@ -62,15 +62,18 @@ def status_of(exc: errors.DomainError) -> int:
     return 400
 
 
-def domain_error_response(exc: errors.DomainError) -> JSONBytes:
+def domain_error_response(
+    exc: errors.DomainError, extra: dict[str, Any] | None = None
+) -> JSONBytes:
+    """The error's response; `extra` adds top-level keys beside `error` (a failed import's
+    `job`)."""
     headers = {}
     if isinstance(exc, errors.Throttled | errors.Busy):
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, errors.Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"
-    return JSONBytes(
-        error_body(exc.code, exc.message, exc.fields), status_code=status_of(exc), headers=headers
-    )
+    body = {**error_body(exc.code, exc.message, exc.fields), **(extra or {})}
+    return JSONBytes(body, status_code=status_of(exc), headers=headers)
 
 
 def _request_validation_fields(exc: RequestValidationError) -> dict[str, str]:

@@ -26,6 +26,7 @@ from starlette.types import Message
 
 from clientbook.access import Principal, require_authenticated
 from clientbook.api.deps import get_principal
+from clientbook.api.errors import domain_error_response
 from clientbook.api.http import JSONBytes
 from clientbook.api.schemas import ERROR_RESPONSES
 from clientbook.domain.errors import BadQuery, TooLarge, UnsupportedMedia, ValidationFailed
@@ -141,7 +142,8 @@ async def import_customers(
     request: Request, principal: Principal | None = Depends(get_principal)
 ) -> JSONBytes:
     """Import a CSV, JSON / JSON Lines or XLSX file. Options come as form fields or query
-    parameters. Small files answer 200 with the job and its report; large ones 202 at once."""
+    parameters. Small files answer 200 with the job and its report, or the error they failed
+    on (422 for failed rows, 413 for too many rows) with the job; large ones 202 at once."""
     db = _db(request)
     require_authenticated(principal)
     unknown_params = sorted(set(request.query_params) - set(_OPTION_NAMES))
@@ -170,6 +172,9 @@ async def import_customers(
         import_jobs.submit_import, db, principal, path, filename=filename, options=options
     )
     job = submitted.job
+    if submitted.error is not None:
+        # Failed rows or a file too large: the error (422, 413...) with the job and its report.
+        return domain_error_response(submitted.error, {"job": job})
     if submitted.finished:
         return JSONBytes({"job": job})
     location = {"Location": f"/api/imports/{job['$id']}"}

@@ -33,7 +33,7 @@ from sqlalchemy import func, insert, select, update
 
 from clientbook.access import Principal, require_authenticated
 from clientbook.db.tables import import_jobs
-from clientbook.domain.errors import DomainError, NotFound
+from clientbook.domain.errors import DomainError, NotFound, ValidationFailed
 from clientbook.domain.ids import new_id
 from clientbook.domain.timestamps import format_datetime, utcnow
 from clientbook.services.imports import (
@@ -46,6 +46,9 @@ from clientbook.services.imports import (
 from clientbook.services.runtime import Database
 
 JOB_THRESHOLD_ROWS: Final = 5_000
+# An import answered with 422 names the fields of this many failed rows (the job's report
+# lists them all, up to `MAX_LISTED_FAILURES`).
+ERROR_ROWS: Final = 100
 STATES: Final = ("queued", "running", "succeeded", "failed")
 log = logging.getLogger("clientbook.imports")
 HEARTBEAT_SECONDS = 15.0  # PostgreSQL: a running job's row is touched this often...
@@ -71,6 +74,12 @@ _progress_lock = threading.Lock()
 _GIVE_UP_SECONDS: Final = 10.0  # a job checks for a stop between batches
 
 
+class RowsFailed(ValidationFailed):
+    """An all-or-nothing import with failed rows: nothing was written."""
+
+    code = "rows_failed"
+
+
 class Interrupted(DomainError):
     """The server is shutting down: a job still running gives up (its transaction rolls back)."""
 
@@ -92,10 +101,13 @@ _active: set[str] = set()
 
 @dataclass(frozen=True)
 class Submitted:
-    """A submitted import: its job, and whether it has finished already."""
+    """A submitted import: its job, whether it has finished already, and for a finished one
+    that failed on a rule (failed rows, a file too large...), that failure: what the caller
+    answers with (SPEC §4: a validation failure is 422, nothing written)."""
 
     job: dict[str, Any]
     finished: bool
+    error: DomainError | None = None
 
 
 def submit_import(
@@ -120,8 +132,8 @@ def submit_import(
         raise
     job_id = _create_job(db, principal, source.format, options)
     if not large:
-        _run(db, principal, job_id, path, filename, options)
-        return Submitted(get_job(db, principal, job_id), finished=True)
+        error = _run(db, principal, job_id, path, filename, options)
+        return Submitted(get_job(db, principal, job_id), finished=True, error=error)
     stop = threading.Event()
     thread = threading.Thread(
         target=_run,
@@ -196,8 +208,9 @@ def _run(
     filename: str | None,
     options: ImportOptions,
     stop: threading.Event | None = None,
-) -> None:
-    """Run one import to its end and store the outcome; never raises (a job thread's end)."""
+) -> DomainError | None:
+    """Run one import to its end and store the outcome; never raises (a job thread's end).
+    Returns the rule the import failed on, if any (an unexpected error is logged instead)."""
 
     def progress(processed: int, total: int) -> None:
         if stop is not None and stop.is_set():
@@ -214,12 +227,14 @@ def _run(
             ).start()
         source = open_source(path, filename=filename, fmt=options.format, sheet=options.sheet)
         report = run_import(db, principal, source, options, import_id=job_id, progress=progress)
-        _finish(db, job_id, report)
+        return _finish(db, job_id, report)
     except DomainError as exc:
         _fail(db, job_id, {"code": exc.code, "message": exc.message, "fields": exc.fields})
+        return exc
     except Exception:
         log.exception("import job %s failed", job_id)
         _fail(db, job_id, {"code": "internal_error", "message": "The import stopped on an error"})
+        return None
     finally:
         beating.set()
         path.unlink(missing_ok=True)
@@ -247,15 +262,12 @@ def _heartbeat(db: Database, job_id: str, done: threading.Event) -> None:
             log.warning("could not record the heartbeat of import job %s", job_id, exc_info=True)
 
 
-def _finish(db: Database, job_id: str, report: ImportReport) -> None:
+def _finish(db: Database, job_id: str, report: ImportReport) -> RowsFailed | None:
+    """Store a finished import's report; a rejected one (rows failed without skipErrors) is
+    a failed job, and returned as its failure."""
     rejected = not report.applied and not report.options.dry_run
-    error = None
-    if rejected:
-        error = {
-            "code": "rows_failed",
-            "message": f"{report.failed} row(s) failed, so nothing was imported "
-            "(import with skipErrors to import the valid rows)",
-        }
+    failure = _rows_failed(report) if rejected else None
+    error = None if failure is None else {"code": failure.code, "message": failure.message}
     _set(
         db,
         job_id,
@@ -266,6 +278,22 @@ def _finish(db: Database, job_id: str, report: ImportReport) -> None:
         error=None if error is None else orjson.dumps(error).decode(),
         finishedAt=utcnow(),
     )
+    return failure
+
+
+def _rows_failed(report: ImportReport) -> RowsFailed:
+    """The failure of a rejected import, naming the fields of its first failed rows as
+    `rows[<row>].<field>` (`rows[<row>]` for a row unreadable as a whole)."""
+    fields: dict[str, str] = {}
+    for failure in report.failures[:ERROR_ROWS]:
+        for name, message in failure.errors.items():
+            suffix = "" if name == "row" else f".{name}"
+            fields[f"rows[{failure.row}]{suffix}"] = message
+    message = (
+        f"{report.failed} row(s) failed, so nothing was imported "
+        "(import with skipErrors to import the valid rows)"
+    )
+    return RowsFailed(fields, message)
 
 
 def _fail(db: Database, job_id: str, error: dict[str, Any]) -> None:

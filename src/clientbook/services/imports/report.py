@@ -53,16 +53,26 @@ class ImportReport:
     ignored_columns: list[str] = field(default_factory=list)
     # True once the changes are committed; False for a dry run or a rolled-back import.
     applied: bool = False
+    # A failed all-or-nothing import: what its valid rows would have done (`roll_back`).
+    would_have: tuple[int, int] | None = None
 
     def fail(self, row: int, errors: dict[str, str]) -> None:
         self.failed += 1
         if len(self.failures) < MAX_LISTED_FAILURES:
             self.failures.append(RowFailure(row, dict(errors)))
 
+    def roll_back(self) -> None:
+        """A failed all-or-nothing import wrote nothing, and its counts say so: created and
+        updated are 0; what its valid rows would have done (imported with skipErrors) is kept
+        apart, as `withSkipErrors`."""
+        self.would_have = (self.created, self.updated)
+        self.created = self.updated = 0
+
     @property
     def skipped(self) -> int:
-        """Rows that changed nothing: unchanged ones, and failed ones."""
-        return self.unchanged + self.failed
+        """Rows skipped because they would change nothing (`unchanged`); failed rows are
+        counted apart, in `failed`."""
+        return self.unchanged
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -79,6 +89,9 @@ class ImportReport:
             "unchanged": self.unchanged,
             "skipped": self.skipped,
             "failed": self.failed,
+            "withSkipErrors": None
+            if self.would_have is None
+            else {"created": self.would_have[0], "updated": self.would_have[1]},
             "rowNumbering": ROW_NUMBERING,
             "failures": [{"row": f.row, "errors": f.errors} for f in self.failures],
             "failuresTruncated": self.failed > len(self.failures),
