@@ -69,6 +69,8 @@ def test_create_without_data_and_update_without_payload(live: Live, face: Record
         f"{face.face}_missing_data",
         lambda: client.call("post", face.path("customers"), headers, {id_key: "unique()"}),
     )
+    # Empty data is no data either.
+    fails(400, f"{face.face}_missing_data", lambda: face.create("customers", ID.unique(), {}))
     row = live.customer()
     fails(400, f"{face.face}_missing_payload", lambda: face.update("customers", row["id"]))
 

@@ -256,7 +256,7 @@ def records_router(face: Face) -> APIRouter:
         body = await json_body(request)
         record_id = record_id_of(body.get(face.id_key), face.id_key)
         data = _data(body, face)
-        if data is None:
+        if not data:  # `{}` says nothing to create either (compat §6)
             message = f"The {face.record} data is missing."
             raise AppwriteError(400, f"{face.record}_missing_data", message)
         data = _new_record_data(data, record_id, face)
