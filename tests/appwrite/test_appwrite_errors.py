@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -92,6 +93,10 @@ def test_malformed_id_permission_transaction_and_users_writes(live: Live, face: 
         400, invalid, lambda: face.create("customers", ID.unique(), data, permissions=["read(any)"])
     )
     fails(400, invalid, lambda: face.create("customers", ID.unique(), data, transaction_id="t1"))
+    # A status is verified/unverified only, and ids follow the id rules.
+    for role in ("users/bogus", "user:c01/bogus", "user:-x", "member:m1/x", "label:a-b"):
+        sent = [f'read("{role}")']
+        fails(400, invalid, partial(face.create, "customers", ID.unique(), data, permissions=sent))
     fails(400, invalid, lambda: face.list("customers", transaction_id="t1"))
     fails(400, invalid, lambda: face.create("users", ID.unique(), {"name": "x"}))
     user = live.user()
@@ -103,7 +108,14 @@ def test_valid_permissions_are_ignored_with_a_warning(
     live: Live, face: Records, capsys: pytest.CaptureFixture[str]
 ) -> None:
     owner = live.user()
-    permissions = ['read("any")', f'update("user:{owner["id"]}")', 'delete("label:super_admin")']
+    permissions = [
+        'read("any")',
+        f'update("user:{owner["id"]}")',
+        f'read("user:{owner["id"]}/verified")',
+        'read("users/unverified")',
+        'read("team:t1/owner")',
+        'delete("label:super_admin")',
+    ]
     created = face.create("customers", ID.unique(), _new_customer(live), permissions=permissions)
     assert 'read("any")' not in created.permissions
     assert "permissions are derived" in capsys.readouterr().err

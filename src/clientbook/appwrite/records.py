@@ -46,14 +46,14 @@ from clientbook.appwrite.http import AppwriteRoute, JSONBytes, no_content
 from clientbook.appwrite.params import json_body, params_of
 from clientbook.appwrite.queries import EVERYTHING, Selection, parse_list, parse_select
 from clientbook.domain.errors import DomainError, Forbidden
+from clientbook.domain.ids import is_valid_id
 from clientbook.services.runtime import Database
 
 # `action("role")` (compat §3): validated, then ignored — permissions derive from ownership.
-_PERMISSION = re.compile(
-    r'(read|create|update|delete|write)\("(any|guests|users(/[a-z]+)?|user:[\w.-]{1,36}(/[a-z]+)?'
-    r'|team:[\w.-]{1,36}(/[\w.-]+)?|member:[\w.-]{1,36}|label:\w{1,36})"\)',
-    re.ASCII,
-)
+_PERMISSION = re.compile(r'(?:read|create|update|delete|write)\("([^"]*)"\)')
+_LABEL = re.compile(r"[A-Za-z0-9_]{1,36}")
+# The only dimensions of `users` and `user:ID`, as Appwrite's role validator.
+_STATUSES = frozenset({"verified", "unverified"})
 PERMISSIONS_WARNING = (
     "permissions are derived from ownership on this server: the permissions sent were ignored"
 )
@@ -184,14 +184,38 @@ def _without_shown_values(data: dict[str, Any], shown: Mapping[str, Any]) -> dic
 _SYSTEM_REFUSALS = {"$id": "cannot be changed after creation"}
 
 
+def _valid_role(role: str) -> bool:
+    """`any`, `guests`, `users[/status]`, `user:ID[/status]`, `team:ID[/role]`, `member:ID`,
+    `label:NAME`: ids (and a team role) follow the id rules, a status is verified/unverified."""
+    if role in ("any", "guests", "users"):
+        return True
+    kind, colon, rest = role.partition(":")
+    if not colon:
+        group, _slash, status = role.partition("/")
+        return group == "users" and status in _STATUSES
+    if kind == "label":
+        return _LABEL.fullmatch(rest) is not None
+    identifier, slash, dimension = rest.partition("/")
+    if not is_valid_id(identifier):
+        return False
+    if kind == "user":
+        return not slash or dimension in _STATUSES
+    if kind == "team":
+        return not slash or is_valid_id(dimension)
+    return kind == "member" and not slash
+
+
+def _valid_permission(permission: object) -> bool:
+    found = _PERMISSION.fullmatch(permission) if isinstance(permission, str) else None
+    return found is not None and _valid_role(found.group(1))
+
+
 def _permissions_sent(body: Mapping[str, Any]) -> bool:
     """Validate `permissions` (400 when malformed); True when any were sent (to warn)."""
     permissions = body.get("permissions")
     if permissions is None:
         return False
-    if not isinstance(permissions, list) or not all(
-        isinstance(p, str) and _PERMISSION.fullmatch(p) for p in permissions
-    ):
+    if not isinstance(permissions, list) or not all(map(_valid_permission, permissions)):
         raise argument_invalid(
             'Invalid `permissions` param: each must look like read("user:ID") or '
             'update("label:super_admin")'
