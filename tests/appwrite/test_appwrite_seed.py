@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from appwrite.exception import AppwriteException
 from appwrite.id import ID
 from appwrite.query import Query
 from sqlalchemy import select
@@ -435,3 +436,34 @@ def test_relationship_usage(live: Live) -> None:
     )
     assert notes.total == 1 and notes.rows[0].data["content"] == "Prefers WhatsApp"
     assert notes.rows[0].tableid == "customer_notes"
+
+
+def test_item_text_is_filtered_next_to_its_customer(live: Live) -> None:
+    """compat §5: any attribute of interactions/notes, `description` and `content` too, next to
+    equal('customerId')."""
+    tables_db = live.tables()
+    customer = live.customer()
+    for content in ("Prefers WhatsApp", "Call after 6pm"):
+        tables_db.create_row(
+            DATABASE_ID, CUSTOMER_NOTES_COLLECTION_ID, ID.unique(),
+            {"customerId": customer["id"], "content": content},
+        )  # fmt: skip
+    tables_db.create_row(
+        DATABASE_ID, "customer_interactions", ID.unique(),
+        {"customerId": customer["id"], "type": "call", "subject": "Hi", "description": "Asked"},
+    )  # fmt: skip
+    mine = Query.equal("customerId", customer["id"])
+
+    notes = tables_db.list_rows(
+        DATABASE_ID, CUSTOMER_NOTES_COLLECTION_ID, [mine, Query.contains("content", "WhatsApp")]
+    )
+    assert [row.data["content"] for row in notes.rows] == ["Prefers WhatsApp"]
+    calls = tables_db.list_rows(
+        DATABASE_ID, "customer_interactions", [mine, Query.equal("description", "Asked")]
+    )
+    assert calls.total == 1
+    with pytest.raises(AppwriteException) as info:
+        tables_db.list_rows(
+            DATABASE_ID, CUSTOMER_NOTES_COLLECTION_ID, [Query.contains("content", "WhatsApp")]
+        )
+    assert info.value.type == "general_query_invalid"

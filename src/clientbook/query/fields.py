@@ -334,8 +334,9 @@ INTERACTIONS = _child(
         Field("outcome", _i.outcome, Kind.STRING, needs=_NEEDS),
         Field("durationMinutes", _i.durationMinutes, Kind.INT, needs=_NEEDS),
         Field("createdBy", _i.createdBy, Kind.ID, needs=_NEEDS),
+        Field("description", _i.description, Kind.STRING, needs=_NEEDS),
     ],
-    unindexed={"description"},
+    unindexed=(),
 )
 
 _n = tables.customer_notes.c
@@ -349,8 +350,9 @@ NOTES = _child(
         Field("title", _n.title, Kind.STRING, needs=_NEEDS),
         Field("createdBy", _n.createdBy, Kind.ID, needs=_NEEDS),
         Field("updatedBy", _n.updatedBy, Kind.ID, needs=_NEEDS),
+        Field("content", _n.content, Kind.STRING, nullable=False, needs=_NEEDS),
     ],
-    unindexed={"content"},
+    unindexed=(),
 )
 
 _u = tables.users.c
