@@ -454,18 +454,54 @@ def test_owner_restores_their_own_export(database: Database, tmp_path: Path) -> 
     assert all_customers(database)[0]["city"] == "Penang"
 
 
-def test_owner_may_not_set_staff_fields_or_other_owners(database: Database, tmp_path: Path) -> None:
-    owner, other = make_user(database), make_user(database)
+def test_owner_may_not_set_staff_fields(database: Database, tmp_path: Path) -> None:
+    owner = make_user(database)
     me = as_principal(owner)
     report = run(database, write(tmp_path, "a.csv", "name,status\nMe,lead\n"), me)
     assert report.failures[0].errors == {"status": "only staff may set this field"}
-    report = run(database, write(tmp_path, "b.csv", f"name,userId\nMe,{other['id']}\n"), me)
-    assert report.failures[0].errors == {"userId": "must be your own user id"}
     with pytest.raises(ValidationFailed):
         run(database, write(tmp_path, "c.csv", "name\nOne\nTwo\n"), me)
     report = run(database, write(tmp_path, "d.csv", "name,status\nMe,active\n"), me)
     assert report.created == 1
     assert all_customers(database)[0]["userId"] == owner["id"]
+
+
+def test_an_owners_import_is_their_own_record_whatever_user_id_it_names(
+    database: Database, tmp_path: Path
+) -> None:
+    """SPEC §8: `userId` forced to themselves (a row naming another user failed)."""
+    owner, other = make_user(database), make_user(database)
+    me = as_principal(owner)
+    path = write(tmp_path, "b.csv", f"name,email,userId\nMe,me@x.io,{other['id']}\n")
+    report = run(database, path, me)
+    assert (report.created, report.failed) == (1, 0), report.failures
+    [record] = all_customers(database)
+    assert record["userId"] == owner["id"]
+    report = run(database, path, me, overwrite=True)  # and again, over their record
+    assert (report.unchanged, report.failed) == (1, 0), report.failures
+
+
+def test_an_owners_import_without_name_or_email_takes_them_from_the_account(
+    database: Database, tmp_path: Path
+) -> None:
+    """SPEC §12, as the API's create: the same service rule."""
+    owner = make_user(database, name="Nur Aisyah", email="nur@x.io")
+    report = run(database, write(tmp_path, "a.csv", "city\nIpoh\n"), as_principal(owner))
+    assert (report.created, report.failed) == (1, 0), report.failures
+    [record] = all_customers(database)
+    assert (record["name"], record["email"], record["city"]) == ("Nur Aisyah", "nur@x.io", "Ipoh")
+
+
+def test_an_owners_update_leaves_name_and_email_alone_when_absent(
+    database: Database, tmp_path: Path
+) -> None:
+    owner = make_user(database, name="Account Name", email="account@x.io")
+    make_customer(database, owner=owner, name="Record Name", email="record@x.io")
+    path = write(tmp_path, "a.csv", "city\nIpoh\n")
+    report = run(database, path, as_principal(owner), overwrite=True)
+    assert (report.updated, report.failed) == (1, 0), report.failures
+    [record] = all_customers(database)
+    assert (record["name"], record["email"]) == ("Record Name", "record@x.io")
 
 
 def test_an_owners_import_sets_only_their_metadata_keys(database: Database, tmp_path: Path) -> None:

@@ -176,7 +176,7 @@ def _sync_tags(conn: Connection, customer_id: str, metadata: str | None) -> None
         conn.execute(insert(customer_tags), rows)
 
 
-def _prefill_from_account(conn: Connection, owner_id: str, data: dict[str, Any]) -> None:
+def prefill_from_account(conn: Connection, owner_id: str, data: dict[str, Any]) -> None:
     """A user's create without name/email takes them from the account (SPEC §6, §12)."""
     if data.get("name") and "email" in data:
         return
@@ -219,7 +219,7 @@ def create_customer(
         raise ValidationFailed({"userId": "must be a user id"})
     assert_can_create_for(principal, data["userId"])
     if not principal.is_staff:
-        _prefill_from_account(conn, data["userId"], data)
+        prefill_from_account(conn, data["userId"], data)
     if record_id is not None and (not isinstance(record_id, str) or not is_valid_id(record_id)):
         raise ValidationFailed({"$id": "1-36 characters of a-z A-Z 0-9 . _ -, not starting "
                                 "with . _ or -"})  # fmt: skip

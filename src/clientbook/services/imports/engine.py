@@ -140,14 +140,23 @@ class _RowChecker:
     principal: Principal
     region: str
     now: datetime
+    db: Database
 
     def __call__(self, number: int, body: RowBody) -> _Checked:
         if body.errors:
             return _Checked(number, body.data, body.errors)
+        if not self.principal.is_staff:
+            # SPEC §8: a user's import is their own record, whatever `userId` the file says.
+            body.data["userId"] = self.principal.id
         try:
             creating = dict(customer_service.with_owner_metadata(self.principal, body.data))
             if not creating.get("userId"):
                 creating["userId"] = _PLACEHOLDER_OWNER
+            elif not self.principal.is_staff:
+                # As the API's create: no name or email in the row, the account's (SPEC §12).
+                # A user's file holds one row, so this is one read.
+                with self.db.read() as conn:
+                    customer_service.prefill_from_account(conn, creating["userId"], creating)
             values = validate_customer(creating, default_region=self.region)
             _check_fields(self.principal, body.data, values, current=None)
         except DomainError as exc:
@@ -295,12 +304,9 @@ class Importer:
             self._update(data, match)
 
     def _own_row(self, row: _Checked) -> None:
-        """A user's import restores their own record: `userId` is always themselves."""
+        """A user's import restores their own record: `userId` is always themselves (the
+        first pass set it)."""
         data = row.data
-        owner = self.principal.id
-        if data.get("userId") not in (None, owner):
-            raise ValidationFailed({"userId": "must be your own user id"})
-        data["userId"] = owner
         mine = next(iter(self.known.by_id.values()), None)
         if mine is None:
             self._create(row)
@@ -636,7 +642,7 @@ def run_import(
     report.ignored_columns = list(mapping.ignored) if mapping is not None else []
     first, second = _halves(progress)
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES) as spool:
-        check = _RowChecker(principal, db.settings.default_region, utcnow())
+        check = _RowChecker(principal, db.settings.default_region, utcnow(), db)
         _first_pass(source, mapping, check, spool, first, report.total_rows)
         try:
             _second_pass(db, check, options, report, _spooled(spool), second)
