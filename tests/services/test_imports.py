@@ -185,6 +185,28 @@ def test_json_array_pretty_printed_and_json_lines(database: Database, tmp_path: 
     assert tags["A"] == '{"tags":["x"]}'
 
 
+@pytest.mark.parametrize(("name", "fmt"), [("a.json", None), ("a.txt", "json"), ("a", None)])
+def test_json_lines_are_json(
+    database: Database, tmp_path: Path, name: str, fmt: str | None
+) -> None:
+    """SPEC §8: JSON is an array of objects, or JSON Lines (a `.json` file of lines, or
+    format=json, was refused as "not a JSON array of objects")."""
+    lines = b'\xef\xbb\xbf{"name": "C"}\n\n{"name": "D", "email": "d@x.io"}\n'
+    path = write(tmp_path, name, lines)
+    assert open_source(path, filename=name, fmt=fmt).format == "jsonl"
+    report = run(database, path, format=fmt)
+    assert (report.created, report.failed) == (2, 0), report.failures
+
+
+def test_a_json_object_over_several_lines_is_not_json_lines(
+    database: Database, tmp_path: Path
+) -> None:
+    path = write(tmp_path, "a.json", b'{\n  "name": "C"\n}\n')
+    with pytest.raises(ValidationFailed) as caught:
+        run(database, path)
+    assert caught.value.fields == {"file": "is not a JSON array of objects"}
+
+
 DEEP = 1_000  # levels: past Python's recursion limit, which the standard JSON decoder recurses into
 
 

@@ -389,9 +389,29 @@ class _JsonWindow:
             return value
 
 
+def json_layout(path: Path) -> ImportFormat:
+    """SPEC §8's JSON is an array of objects or JSON Lines: "jsonl" when the text starts with
+    an object that ends on its first line, else "json" (an array, or what the array reader
+    names as malformed)."""
+    with open(path, "rb") as file:
+        first = file.readline(_MAX_OBJECT_CHARS).removeprefix(codecs.BOM_UTF8)
+        while first and not first.strip():
+            first = file.readline(_MAX_OBJECT_CHARS)
+    if not first.lstrip().startswith(b"{"):
+        return "json"
+    try:
+        orjson.loads(first)
+    except orjson.JSONDecodeError:
+        return "json"  # an object over several lines: not JSON Lines
+    return "jsonl"
+
+
 def open_source(
     path: Path, *, filename: str | None, fmt: str | None, sheet: str | None = None
 ) -> Source:
-    """The upload at `path` with its format (the option, else detected)."""
+    """The upload at `path` with its format (the option, else detected); JSON that is JSON
+    Lines is read as such."""
     chosen = parse_format(fmt) or detect_format(path, filename)
+    if chosen == "json":
+        chosen = json_layout(path)
     return Source(path=path, format=chosen, sheet=sheet)
