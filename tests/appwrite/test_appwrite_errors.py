@@ -13,8 +13,10 @@ from appwrite.exception import AppwriteException
 from appwrite.id import ID
 from appwrite.query import Query
 from appwrite.services.account import Account
+from sqlalchemy import update
 
 from clientbook.appwrite import records as records_module
+from clientbook.db.tables import users
 from tests.appwrite.live import DATABASE_ID, PROJECT, Live, Records, records, unique
 from tests.factories import TEST_PASSWORD
 
@@ -79,9 +81,31 @@ def test_create_without_data_and_update_without_payload(live: Live, face: Record
 def test_relationship_to_a_missing_record(live: Live, face: Records) -> None:
     missing = {"userId": ID.unique(), "name": "Nobody's"}
     fails(400, "relationship_value_invalid", lambda: face.create("customers", ID.unique(), missing))
+    nobody = {**_new_customer(live), "assignedTo": ID.unique()}
+    fails(400, "relationship_value_invalid", lambda: face.create("customers", ID.unique(), nobody))
     note = {"customerId": ID.unique(), "content": "orphan"}
     fails(
         400, "relationship_value_invalid", lambda: face.create("customer_notes", ID.unique(), note)
+    )
+
+
+def test_an_assignee_who_is_not_active_staff_is_an_invalid_structure(
+    live: Live, face: Records
+) -> None:
+    # SPEC §12: a 422 of the services, so a structure error; the user exists.
+    data = {**_new_customer(live), "assignedTo": live.user()["id"]}
+    body = fails(
+        400, f"{face.face}_invalid_structure", lambda: face.create("customers", ID.unique(), data)
+    )
+    assert "assignedTo" in body["message"]
+    row = live.customer()
+    blocked = live.staff()
+    with live.db.transaction() as conn:
+        conn.execute(update(users).where(users.c.id == blocked["id"]).values(status="blocked"))
+    fails(
+        400,
+        f"{face.face}_invalid_structure",
+        lambda: face.update("customers", row["id"], {"assignedTo": blocked["id"]}),
     )
 
 

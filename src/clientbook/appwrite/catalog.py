@@ -14,7 +14,12 @@ from typing import Any
 from sqlalchemy import Connection
 
 from clientbook.access import Principal
-from clientbook.appwrite.errors import AppwriteError, argument_invalid, check_id
+from clientbook.appwrite.errors import (
+    NO_SUCH_CUSTOMER,
+    AppwriteError,
+    argument_invalid,
+    check_id,
+)
 from clientbook.appwrite.queries import CursorAt, Grammar, Parsed
 from clientbook.domain.errors import NotFound, ValidationFailed
 from clientbook.domain.ids import is_valid_id
@@ -138,7 +143,7 @@ def _item_creator(
             return create(conn, principal, customer_id, body)
         except NotFound:
             # The parent is missing or not visible: a relationship to nothing (compat §6).
-            raise ValidationFailed({"customerId": "no customer has this id"}) from None
+            raise ValidationFailed({"customerId": NO_SUCH_CUSTOMER}) from None
 
     return create_item
 

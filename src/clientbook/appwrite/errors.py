@@ -8,17 +8,23 @@ Domain errors carry no HTTP meaning; this module is the one place where they bec
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 from clientbook.appwrite.faces import Face
 from clientbook.domain import errors
 from clientbook.domain.ids import is_valid_id
 from clientbook.services.auth.accounts import BLOCKED
+from clientbook.services.customers import NO_SUCH_USER
 
 VERSION = "2.5.0"  # the response format SDK 27 asks for
-# Attributes that hold the `$id` of another record: a well-formed id that names no readable
-# record is Appwrite's `relationship_value_invalid`, not a structure error.
+# Attributes that hold the `$id` of another record.
 RELATION_FIELDS = frozenset({"userId", "assignedTo", "createdBy", "updatedBy", "customerId"})
+# The parent of a new interaction or note is missing (or not visible).
+NO_SUCH_CUSTOMER = "no customer has this id"
+# Why a relationship fails when the record it names is missing: Appwrite's
+# `relationship_value_invalid`. Any other failure (an account that may not be assigned, a
+# malformed id) is a structure error, as every validation failure (compat §6).
+_MISSING = frozenset({NO_SUCH_USER, NO_SUCH_CUSTOMER})
 
 
 class AppwriteError(Exception):
@@ -95,16 +101,13 @@ def common_error(exc: errors.DomainError) -> AppwriteError:
     return AppwriteError(400, "general_argument_invalid", _message(exc))
 
 
-def record_error(
-    exc: errors.DomainError, face: Face, *, sent: Mapping[str, object] | None = None
-) -> AppwriteError:
-    """A rows/documents route's error. `sent` is the body's `data`, to tell a relationship to
-    a missing record from a malformed value."""
+def record_error(exc: errors.DomainError, face: Face) -> AppwriteError:
+    """A rows/documents route's error."""
     record = face.record
     if isinstance(exc, errors.ValidationFailed):
         if "$id" in exc.fields:
             return argument_invalid(f"Invalid `{face.id_key}`: {exc.fields['$id']}")
-        if sent is not None and _relationship_only(exc.fields, sent):
+        if _missing_relations_only(exc.fields):
             return AppwriteError(400, "relationship_value_invalid", _message(exc))
         message = f"Invalid {record} structure: {_listing(exc.fields)}"
         return AppwriteError(400, f"{record}_invalid_structure", message)
@@ -117,14 +120,11 @@ def record_error(
     return common_error(exc)
 
 
-def _relationship_only(fields: Iterable[str], sent: Mapping[str, object]) -> bool:
-    """Every failing field is a relationship that was sent a well-formed id."""
-    names = list(fields)
-    return bool(names) and all(name in RELATION_FIELDS and _is_id(sent.get(name)) for name in names)
-
-
-def _is_id(value: object) -> bool:
-    return isinstance(value, str) and is_valid_id(value)
+def _missing_relations_only(fields: Mapping[str, str]) -> bool:
+    """Every failing field is a relationship to a record that does not exist."""
+    return bool(fields) and all(
+        name in RELATION_FIELDS and why in _MISSING for name, why in fields.items()
+    )
 
 
 def account_error(exc: errors.DomainError) -> AppwriteError:

@@ -60,12 +60,12 @@ PERMISSIONS_WARNING = (
 
 
 @contextmanager
-def translated(face: Face, sent: Mapping[str, Any] | None = None) -> Iterator[None]:
+def translated(face: Face) -> Iterator[None]:
     """Domain errors of a record route as this face's Appwrite errors (compat §6)."""
     try:
         yield
     except DomainError as exc:
-        raise record_error(exc, face, sent=sent) from exc
+        raise record_error(exc, face) from exc
 
 
 def _db(request: Request) -> Database:
@@ -288,7 +288,7 @@ def records_router(face: Face) -> APIRouter:
         principal, db = caller.principal, _db(request)
 
         def work() -> dict[str, Any]:
-            with translated(face, data), db.transaction() as conn:
+            with translated(face), db.transaction() as conn:
                 row = create(conn, principal, record_id, data)
                 return Shaper(conn, face, database_id, principal).records(collection, [row])[0]
 
@@ -314,7 +314,7 @@ def records_router(face: Face) -> APIRouter:
         principal, db = caller.principal, _db(request)
 
         def work() -> dict[str, Any]:
-            with translated(face, data), db.transaction() as conn:
+            with translated(face), db.transaction() as conn:
                 changes = data
                 if data and any(name.startswith("$") for name in data):
                     # An unseen record is not found (404) before a value is refused (401).

@@ -131,13 +131,18 @@ def get_own_customer(conn: Connection, principal: Principal | None) -> Customer:
 # --- writing ---------------------------------------------------------------------------------
 
 
+# Why a relationship fails when it names no user at all (the Appwrite face tells this apart
+# from a user who may not be related, compat §6).
+NO_SUCH_USER = "no user has this id"
+
+
 def _check_references(conn: Connection, values: Mapping[str, Any]) -> None:
     """`userId` must be a user; `assignedTo` an active super_admin (SPEC §12)."""
     errors: dict[str, str] = {}
     if "userId" in values:
         exists = conn.execute(select(users.c.id).where(users.c.id == values["userId"])).first()
         if exists is None:
-            errors["userId"] = "no user has this id"
+            errors["userId"] = NO_SUCH_USER
     assignee_problem = assignee_error(conn, values.get("assignedTo"))
     if assignee_problem is not None:
         errors["assignedTo"] = assignee_problem
@@ -151,7 +156,9 @@ def assignee_error(conn: Connection, assignee: str | None) -> str | None:
     if assignee is None:
         return None
     row = conn.execute(select(users.c.role, users.c.status).where(users.c.id == assignee)).first()
-    if row is None or row.role != "super_admin" or row.status != "active":
+    if row is None:
+        return NO_SUCH_USER
+    if row.role != "super_admin" or row.status != "active":
         return "must be an active staff user (super_admin)"
     return None
 
@@ -456,7 +463,7 @@ def _stored_anyway(name: str, value: Any, current: Customer | None) -> bool:
 
 def _check_actor_exists(conn: Connection, name: str, user_id: str) -> None:
     if conn.execute(select(users.c.id).where(users.c.id == user_id)).first() is None:
-        raise ValidationFailed({name: "no user has this id"})
+        raise ValidationFailed({name: NO_SUCH_USER})
 
 
 @contextmanager
