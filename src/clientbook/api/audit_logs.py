@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from clientbook.api.deps import OptionalPrincipal
 from clientbook.api.http import JSONBytes
+from clientbook.api.query_params import CHECKED_QUERY, parses_own_query
 from clientbook.api.schemas import (
     ERROR_RESPONSES,
     PAGING,
@@ -23,7 +24,7 @@ from clientbook.api.schemas import (
 from clientbook.services import audit_log as svc
 from clientbook.services.runtime import Database
 
-router = APIRouter(prefix="/api/audit-logs", tags=["audit logs"])
+router = APIRouter(prefix="/api/audit-logs", tags=["audit logs"], dependencies=CHECKED_QUERY)
 
 _TEXT = {"anyOf": [{"type": "string"}, {"type": "null"}]}
 ENTRY = {
@@ -67,6 +68,7 @@ PARAMETERS = query_parameters(
     responses={200: json_response("A page of audit entries", PAGE), **ERROR_RESPONSES},
     openapi_extra=PARAMETERS,
 )
+@parses_own_query
 async def list_audit_logs(request: Request, principal: OptionalPrincipal) -> JSONBytes:
     """The audit log, newest first, filtered by entity, actor, action and time."""
     db: Database = request.app.state.db

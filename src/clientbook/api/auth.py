@@ -12,12 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from clientbook.api.deps import CurrentAuthentication, Origin
 from clientbook.api.http import JSONBytes
+from clientbook.api.query_params import CHECKED_QUERY
 from clientbook.domain.timestamps import format_datetime
 from clientbook.services import auth
 from clientbook.services.runtime import Database
 from clientbook.services.users import present_user
 
-router = APIRouter(prefix="/api/auth", tags=["auth"])
+router = APIRouter(prefix="/api/auth", tags=["auth"], dependencies=CHECKED_QUERY)
 # Far above any valid password (256), low enough that nobody makes us hash megabytes.
 _PASSWORD_INPUT_MAX = 1024
 

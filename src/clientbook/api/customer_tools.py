@@ -21,27 +21,17 @@ from fastapi.concurrency import run_in_threadpool
 from clientbook.access import Principal
 from clientbook.api.deps import get_principal
 from clientbook.api.http import JSONBytes, json_object
+from clientbook.api.query_params import CHECKED_QUERY
 from clientbook.api.schemas import CUSTOMER_OUTPUT, ERROR_RESPONSES, json_response
-from clientbook.domain.errors import BadQuery
 from clientbook.services import bulk_actions, duplicates, stats
 from clientbook.services.runtime import Database
 
-router = APIRouter(prefix="/api/customers", tags=["customer tools"])
+router = APIRouter(prefix="/api/customers", tags=["customer tools"], dependencies=CHECKED_QUERY)
 
 
 def _db(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
-
-
-def _only(request: Request, allowed: tuple[str, ...]) -> None:
-    """SPEC §12: an unknown query parameter is a 400 naming it, never silently ignored."""
-    unknown = sorted(set(request.query_params) - set(allowed))
-    if unknown:
-        raise BadQuery(
-            f"Unknown query parameter(s): {', '.join(unknown)}",
-            fields={name: "unknown query parameter" for name in unknown},
-        )
 
 
 # --- bulk ------------------------------------------------------------------------------------
@@ -181,7 +171,6 @@ async def customer_stats(
     ),
 ) -> JSONBytes:
     """Counts by status, type, source, rep and country; revenue; follow-ups; new per month."""
-    _only(request, ("tz",))
     db = _db(request)
 
     def work() -> dict[str, Any]:
@@ -238,7 +227,6 @@ async def find_duplicates(
 ) -> JSONBytes:
     """Groups of records sharing a normalised email or phone, or a near-identical name within
     one company; paginated by group."""
-    _only(request, ("reason", "limit", "cursor"))
     db = _db(request)
 
     def work() -> dict[str, Any]:

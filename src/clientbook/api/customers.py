@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from clientbook.access import Principal
 from clientbook.api.deps import get_principal
 from clientbook.api.http import JSONBytes, expected_version, json_object
+from clientbook.api.query_params import CHECKED_QUERY, parses_own_query
 from clientbook.api.schemas import (
     CUSTOMER_BODY,
     CUSTOMER_PAGE,
@@ -28,7 +29,7 @@ from clientbook.query.native import parse_list_query
 from clientbook.services import customers as svc
 from clientbook.services.runtime import Database
 
-router = APIRouter(prefix="/api/customers", tags=["customers"])
+router = APIRouter(prefix="/api/customers", tags=["customers"], dependencies=CHECKED_QUERY)
 
 ExpandParam = Query(
     None, description="Relations to populate as user objects: userId,assignedTo,createdBy,updatedBy"
@@ -61,6 +62,7 @@ LIST_PARAMS = ("expand", "parse")
 
 
 @router.get("", responses={200: json_response("A page of customers", CUSTOMER_PAGE)})
+@parses_own_query
 async def list_customers(
     request: Request,
     principal: Principal | None = Depends(get_principal),

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from clientbook.api.deps import OptionalPrincipal
 from clientbook.api.http import JSONBytes, json_object
+from clientbook.api.query_params import CHECKED_QUERY, parses_own_query
 from clientbook.api.schemas import (
     ERROR_RESPONSES,
     PAGING,
@@ -26,7 +27,7 @@ from clientbook.services import interactions as svc
 from clientbook.services.runtime import Database
 from clientbook.services.timeline import list_interactions
 
-router = APIRouter(tags=["interactions"])
+router = APIRouter(tags=["interactions"], dependencies=CHECKED_QUERY)
 
 _SYSTEM = {
     "$id": Field("string", required=True),
@@ -73,6 +74,7 @@ def _db(request: Request) -> Database:
     responses=PAGE_RESPONSES,
     openapi_extra=PAGE_PARAMETERS,
 )
+@parses_own_query
 async def list_customer_interactions(
     customer_id: str, request: Request, principal: OptionalPrincipal
 ) -> JSONBytes:

@@ -14,12 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from clientbook.api.deps import OptionalPrincipal
 from clientbook.api.http import JSONBytes
+from clientbook.api.query_params import CHECKED_QUERY
 from clientbook.api.schemas import ERROR_RESPONSES, json_response
 from clientbook.domain.timestamps import utcnow
 from clientbook.services import auth, gdpr
 from clientbook.services.runtime import Database
 
-router = APIRouter(prefix="/api/me", tags=["my data"])
+router = APIRouter(prefix="/api/me", tags=["my data"], dependencies=CHECKED_QUERY)
 # Far above any valid password (256), low enough that nobody makes us hash megabytes.
 _PASSWORD_INPUT_MAX = 1024
 

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from clientbook.api.deps import OptionalPrincipal
 from clientbook.api.http import JSONBytes, json_object
+from clientbook.api.query_params import CHECKED_QUERY, parses_own_query
 from clientbook.api.schemas import (
     ERROR_RESPONSES,
     PAGING,
@@ -26,7 +27,7 @@ from clientbook.services import notes as svc
 from clientbook.services.runtime import Database
 from clientbook.services.timeline import list_notes
 
-router = APIRouter(tags=["notes"])
+router = APIRouter(tags=["notes"], dependencies=CHECKED_QUERY)
 
 _SYSTEM = {
     "$id": Field("string", required=True),
@@ -71,6 +72,7 @@ def _db(request: Request) -> Database:
 @router.get(
     "/api/customers/{customer_id}/notes", responses=PAGE_RESPONSES, openapi_extra=PAGE_PARAMETERS
 )
+@parses_own_query
 async def list_customer_notes(
     customer_id: str, request: Request, principal: OptionalPrincipal
 ) -> JSONBytes:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 
 from clientbook.api.deps import OptionalPrincipal
 from clientbook.api.http import JSONBytes
+from clientbook.api.query_params import CHECKED_QUERY, parses_own_query
 from clientbook.api.schemas import (
     ERROR_RESPONSES,
     PAGING,
@@ -19,7 +20,7 @@ from clientbook.api.schemas import (
 from clientbook.services.runtime import Database
 from clientbook.services.timeline import customer_timeline
 
-router = APIRouter(tags=["timeline"])
+router = APIRouter(tags=["timeline"], dependencies=CHECKED_QUERY)
 
 _OBJECT = {"type": "object"}
 ITEM = {
@@ -50,6 +51,7 @@ PARAMETERS = query_parameters(
 
 
 @router.get("/api/customers/{customer_id}/timeline", responses=RESPONSES, openapi_extra=PARAMETERS)
+@parses_own_query
 async def read_timeline(
     customer_id: str, request: Request, principal: OptionalPrincipal
 ) -> JSONBytes:

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from clientbook.api.deps import OptionalPrincipal
 from clientbook.api.http import JSONBytes, json_object
+from clientbook.api.query_params import CHECKED_QUERY, parses_own_query
 from clientbook.api.schemas import (
     ERROR_RESPONSES,
     PAGING,
@@ -27,7 +28,7 @@ from clientbook.services import auth
 from clientbook.services import users as svc
 from clientbook.services.runtime import Database
 
-router = APIRouter(prefix="/api/users", tags=["users"])
+router = APIRouter(prefix="/api/users", tags=["users"], dependencies=CHECKED_QUERY)
 
 USER_OUTPUT = object_schema(
     {
@@ -79,6 +80,7 @@ def _db(request: Request) -> Database:
 
 
 @router.get("", responses=PAGE_RESPONSES, openapi_extra=PAGE_PARAMETERS)
+@parses_own_query
 async def list_users(request: Request, principal: OptionalPrincipal) -> JSONBytes:
     """Accounts, filtered by role, status or email."""
     with _db(request).read() as conn:
