@@ -287,6 +287,19 @@ def test_every_field_error_of_every_failed_row_is_reported(
     assert count(database, customers) == 0  # all or nothing
 
 
+def test_json_system_fields_are_listed_as_ignored(database: Database, tmp_path: Path) -> None:
+    """As a CSV's system columns are: never a silent drop."""
+    rows = [
+        {"name": "A", "createdBy": "x", "$createdAt": "2020-01-01T00:00:00.000Z"},
+        {"name": "B", "updatedAt": "2020-01-01T00:00:00.000Z", "createdBy": "y"},
+    ]
+    report = run(database, write(tmp_path, "x.json", orjson.dumps(rows)))
+    assert (report.created, report.failed) == (2, 0), report.failures
+    assert report.to_json()["ignoredColumns"] == ["createdBy", "$createdAt", "updatedAt"]
+    csv_report = run(database, write(tmp_path, "x.csv", "name,createdBy\nC,x\n"))
+    assert csv_report.ignored_columns == ["createdBy"]
+
+
 def test_skipped_counts_unchanged_rows_and_not_failed_ones(
     database: Database, tmp_path: Path
 ) -> None:
@@ -361,7 +374,8 @@ def test_match_by_id_else_email_and_overwrite(database: Database, tmp_path: Path
 
     refused = run(database, path)
     assert refused.failed == 2 and not refused.applied
-    assert {tuple(f.errors) for f in refused.failures} == {("$id",), ("email",)}
+    # Named by the file's columns: `id`, not the field `$id` it fills.
+    assert {tuple(f.errors) for f in refused.failures} == {("id",), ("email",)}
 
     report = run(database, path, overwrite=True)
     assert (report.updated, report.created, report.failed) == (2, 1, 0)
@@ -376,6 +390,17 @@ def test_match_by_id_else_email_and_overwrite(database: Database, tmp_path: Path
     actions = sorted(r.action for r in reasons)
     assert actions.count("customer.updated") == 2 and actions.count("customer.created") == 1
     assert "import.completed" in actions
+
+
+def test_row_errors_name_the_files_columns(database: Database, tmp_path: Path) -> None:
+    """A row error names the column the file has (`id`, `E-mail`), not the field it fills."""
+    a = make_customer(database, name="A", email="a@x.io")
+    text = f"id,Full Name,E-mail\n{a['id']},A,a@x.io\nnew1,B,not an address\n"
+    report = run(database, write(tmp_path, "x.csv", text))
+    assert [set(f.errors) for f in report.failures] == [{"id"}, {"E-mail"}]
+    rows = [{"id": a["id"], "name": "A"}, {"$id": "new2", "name": "B", "email": "no"}]
+    report = run(database, write(tmp_path, "x.jsonl", b"\n".join(map(orjson.dumps, rows))))
+    assert [set(f.errors) for f in report.failures] == [{"id"}, {"email"}]
 
 
 def test_rows_repeating_an_email_in_one_file(database: Database, tmp_path: Path) -> None:

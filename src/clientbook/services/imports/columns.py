@@ -141,13 +141,22 @@ def map_columns(columns: Iterable[str]) -> ColumnMap:
 
 
 class RowBody:
-    """One row as an API body (`data`), or the problems that kept it from being one."""
+    """One row as an API body (`data`), or the problems that kept it from being one. A JSON
+    row also tells which of its keys it ignored (system fields) and which fill a field of
+    another name (`id` fills `$id`): its keys vary, so the header cannot tell."""
 
-    __slots__ = ("data", "errors")
+    __slots__ = ("data", "errors", "ignored", "named")
 
     def __init__(self) -> None:
         self.data: dict[str, Any] = {}
         self.errors: dict[str, str] = {}
+        self.ignored: list[str] | None = None
+        self.named: dict[str, str] | None = None  # {field: the row's key}
+
+
+def column_names(mapping: ColumnMap) -> dict[str, str]:
+    """{field: the file's column} for the columns named otherwise than their field."""
+    return {target: column for column, target in mapping.targets.items() if column != target}
 
 
 def row_body(cells: dict[str, Any], mapping: ColumnMap | None, *, spreadsheet: bool) -> RowBody:
@@ -171,7 +180,10 @@ def row_body(cells: dict[str, Any], mapping: ColumnMap | None, *, spreadsheet: b
                 body.errors[column] = "has a value but no column name"
             continue
         if target in SYSTEM_COLUMNS:
+            body.ignored = [*(body.ignored or ()), column]  # listed in the report
             continue
+        if target != column:
+            body.named = {**(body.named or {}), target: column}
         if target in body.data or (target == TAGS and tags is not None):
             body.errors[column] = f"fills {target} a second time"
             continue

@@ -55,7 +55,14 @@ from clientbook.domain.users import USER_NAME_MAX_LENGTH
 from clientbook.services import audit, bulk
 from clientbook.services import customers as customer_service
 from clientbook.services import users as user_service
-from clientbook.services.imports.columns import ID, ColumnMap, RowBody, map_columns, row_body
+from clientbook.services.imports.columns import (
+    ID,
+    ColumnMap,
+    RowBody,
+    column_names,
+    map_columns,
+    row_body,
+)
 from clientbook.services.imports.readers import Source
 from clientbook.services.imports.report import ImportOptions, ImportReport
 from clientbook.services.records import settings_of
@@ -600,22 +607,32 @@ def _first_pass(
     check: _RowChecker,
     spool: IO[bytes],
     progress: Progress | None,
-    total: int,
+    report: ImportReport,
 ) -> None:
-    """Read, convert and check every row into `spool`, batch by batch (see the module doc)."""
+    """Read, convert and check every row into `spool`, batch by batch (see the module doc).
+    A JSON file's ignored keys and the names its keys give fields go into `report` (a CSV or
+    XLSX file's come from its header)."""
     spreadsheet = mapping is not None
     batch: list[_Checked] = []
     checked = 0
+    ignored = dict.fromkeys(report.ignored_columns)  # an ordered set
+    names = report.column_names
     for number, cells in source.rows():
-        batch.append(check(number, row_body(cells, mapping, spreadsheet=spreadsheet)))
+        body = row_body(cells, mapping, spreadsheet=spreadsheet)
+        if body.ignored is not None:
+            ignored.update(dict.fromkeys(body.ignored))
+        if body.named is not None:
+            names.update({k: v for k, v in body.named.items() if k not in names})
+        batch.append(check(number, body))
         if len(batch) >= BATCH_ROWS:
             _spool(batch, spool)
             checked += len(batch)
             batch = []
             if progress is not None:
-                progress(checked, total)
+                progress(checked, report.total_rows)
     if batch:
         _spool(batch, spool)
+    report.ignored_columns = list(ignored)
 
 
 def _spool(batch: list[_Checked], spool: IO[bytes]) -> None:
@@ -639,11 +656,13 @@ def run_import(
     report.total_rows, mapping = prepare_source(
         principal, source, max_rows=db.settings.max_import_rows
     )
-    report.ignored_columns = list(mapping.ignored) if mapping is not None else []
+    if mapping is not None:
+        report.ignored_columns = list(mapping.ignored)
+        report.column_names = column_names(mapping)
     first, second = _halves(progress)
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES) as spool:
         check = _RowChecker(principal, db.settings.default_region, utcnow(), db)
-        _first_pass(source, mapping, check, spool, first, report.total_rows)
+        _first_pass(source, mapping, check, spool, first, report)
         try:
             _second_pass(db, check, options, report, _spooled(spool), second)
         except _RollBack:

@@ -55,11 +55,24 @@ class ImportReport:
     applied: bool = False
     # A failed all-or-nothing import: what its valid rows would have done (`roll_back`).
     would_have: tuple[int, int] | None = None
+    # {field: the file's column} where they differ (`id` for `$id`): errors name the column.
+    column_names: dict[str, str] = field(default_factory=dict)
 
     def fail(self, row: int, errors: dict[str, str]) -> None:
         self.failed += 1
         if len(self.failures) < MAX_LISTED_FAILURES:
-            self.failures.append(RowFailure(row, dict(errors)))
+            self.failures.append(RowFailure(row, self._as_columns(errors)))
+
+    def _as_columns(self, errors: dict[str, str]) -> dict[str, str]:
+        """The errors named by the file's columns (`metadata.tags` by its column's name too)."""
+        names = self.column_names
+        if not names:
+            return dict(errors)
+        named: dict[str, str] = {}
+        for key, message in errors.items():
+            head, dot, rest = key.partition(".")
+            named[names.get(head, head) + dot + rest] = message
+        return named
 
     def roll_back(self) -> None:
         """A failed all-or-nothing import wrote nothing, and its counts say so: created and
