@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
+from clientbook import __version__
 from clientbook.api.http import JSONBytes
 from clientbook.services.runtime import readiness
 
@@ -13,8 +14,9 @@ router = APIRouter(tags=["operations"])
 
 @router.get("/healthz")
 async def healthz() -> dict[str, str]:
-    """The process is up."""
-    return {"status": "ok"}
+    """The process is up, and which clientbook it runs (`/readyz` answers SPEC §12's exact
+    body, which has no room for it)."""
+    return {"status": "ok", "version": __version__}
 
 
 @router.get("/readyz")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from clientbook import __version__
 from clientbook.access import SYSTEM
 from clientbook.config import Settings
 from clientbook.db import migrate
@@ -40,7 +39,6 @@ def readiness(db: Database) -> tuple[bool, dict[str, Any]]:
         "database": db.dialect,
         "version": version,
         "migrations": "current" if current else "pending",
-        "clientbook": __version__,
     }
     if not current:
         body["reason"] = "database migrations are not applied: run `clientbook db upgrade`"
