@@ -31,6 +31,7 @@ from clientbook.domain.errors import DomainError
 from clientbook.domain.timestamps import utcnow
 from clientbook.services import auth
 from clientbook.services import users as user_service
+from clientbook.services.auth.accounts import change_password_keeping_session
 from clientbook.services.runtime import Database
 
 router = APIRouter(prefix="/account", route_class=AppwriteRoute, tags=["appwrite account"])
@@ -217,20 +218,17 @@ async def update_name(request: Request, caller: CurrentCaller) -> JSONBytes:
 
 
 @router.patch("/password")
-async def update_password(request: Request, caller: CurrentCaller) -> Response:
-    """Change the password (`oldPassword` proves it). clientbook's rule holds: every session
-    ends and a fresh one opens, sent back as the session cookie (a client that holds its
-    secret elsewhere signs in again)."""
+async def update_password(request: Request, caller: CurrentCaller) -> JSONBytes:
+    """Change the password (`oldPassword` proves it). As in Appwrite, the session that asked
+    stays signed in and every other session of the user ends."""
     authentication = caller.session()
     body = await json_body(request)
     with translated():
-        signed = await run_in_threadpool(
-            auth.change_password,
+        user = await run_in_threadpool(
+            change_password_keeping_session,
             _db(request),
             authentication,
             body.get("oldPassword"),
             body.get("password"),
         )
-    response = JSONBytes(shapes.user(signed.user))
-    _set_cookie(request, response, signed.session.token, signed.session.expires_at)
-    return response
+    return JSONBytes(shapes.user(user))

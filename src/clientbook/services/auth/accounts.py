@@ -332,11 +332,37 @@ def describe(conn: Connection, authentication: Authentication) -> dict[str, Any]
 def change_password(
     db: Database, authentication: Authentication, current_password: Any, new_password: Any
 ) -> SignedIn:
-    """Check the current password, set the new one, end every session and open a fresh one.
+    """Check the current password, set the new one, end every session and open a fresh one
+    (the native API and the web: the caller gets a new token).
 
     A wrong current password counts against the sign-in throttle, so that a stolen session
     cannot be used to guess the password.
     """
+    principal, account, new_hash = _checked_password_change(
+        db, authentication, current_password, new_password
+    )
+    with db.transaction() as conn:
+        replace_password(conn, principal, account, new_hash)
+        return open_session(conn, principal, account["id"], utcnow())
+
+
+def change_password_keeping_session(
+    db: Database, authentication: Authentication, current_password: Any, new_password: Any
+) -> dict[str, Any]:
+    """`change_password` as Appwrite does it: the session that asked stays signed in, every
+    other session of the user ends. Returns the user."""
+    principal, account, new_hash = _checked_password_change(
+        db, authentication, current_password, new_password
+    )
+    with db.transaction() as conn:
+        replace_password(conn, principal, account, new_hash, keep=authentication.session_id)
+        return user_service.get_user(conn, account["id"])
+
+
+def _checked_password_change(
+    db: Database, authentication: Authentication, current_password: Any, new_password: Any
+) -> tuple[Principal, dict[str, Any], str]:
+    """Read and slow steps of a password change: who, their account, the new password's hash."""
     principal = authentication.principal
     if principal.kind != "user" or principal.id is None:
         raise Forbidden("Only a signed-in user can change their password")
@@ -355,9 +381,7 @@ def change_password(
         raise ValidationFailed({"currentPassword": "is not correct", **errors})
     if errors:
         raise ValidationFailed(errors)
-    new_hash = hash_password(new_password)
-    with db.transaction() as conn:
-        return replace_password(conn, principal, account, new_hash)
+    return principal, account, hash_password(new_password)
 
 
 def rename(conn: Connection, principal: Principal | None, name: Any) -> dict[str, Any]:
@@ -393,9 +417,15 @@ def _new_password_errors(value: Any) -> dict[str, str]:
 
 
 def replace_password(
-    conn: Connection, principal: Principal, account: Mapping[str, Any], new_hash: str
-) -> SignedIn:
-    """Write step of a password change: the hash (compare-and-set), sessions, audit row."""
+    conn: Connection,
+    principal: Principal,
+    account: Mapping[str, Any],
+    new_hash: str,
+    *,
+    keep: str | None = None,
+) -> None:
+    """Write step of a password change: the hash (compare-and-set), the end of every session of
+    the user but `keep` (the caller's, when it stays), the audit row."""
     now = utcnow()
     changed = conn.execute(
         update(users)
@@ -404,11 +434,10 @@ def replace_password(
     ).rowcount
     if not changed:
         raise Conflict("The password was changed meanwhile; sign in again")
-    revoke_user_sessions(conn, account["id"])
+    revoke_user_sessions(conn, account["id"], keep=keep)
     audit.record(
         conn, principal, "user.password_changed", entity_type="user", entity_id=account["id"]
     )
-    return open_session(conn, principal, account["id"], now)
 
 
 # --- helpers ---------------------------------------------------------------------------------
