@@ -43,10 +43,14 @@ def _db(request: Request) -> Database:
 
 
 def _one(
-    db: Database, row: dict[str, Any], *, expand: str | None, parse: str | None, status: int = 200
+    db: Database,
+    row: dict[str, Any],
+    *,
+    relations: tuple[str, ...] = (),
+    parse_json: bool = False,
+    status: int = 200,
 ) -> JSONBytes:
-    relations = svc.parse_expand(expand)
-    parse_json = svc.parse_json_option(parse)
+    """One record with its ETag (and Location when created); options parsed by the route."""
     if relations:
         with db.read() as conn:
             body = svc.present_customers(conn, [row], expand=relations, parse_json=parse_json)
@@ -89,10 +93,11 @@ async def read_my_customer(
     parse: str | None = ParseParam,
 ) -> JSONBytes:
     """The caller's own customer record (404 until they create it)."""
+    relations, parse_json = svc.parse_expand(expand), svc.parse_json_option(parse)
     db = _db(request)
     with db.read() as conn:
         row = svc.get_own_customer(conn, principal)
-    return _one(db, row, expand=expand, parse=parse)
+    return _one(db, row, relations=relations, parse_json=parse_json)
 
 
 @router.get("/{customer_id}", responses=CUSTOMER_RESPONSES)
@@ -104,17 +109,21 @@ async def read_customer(
     parse: str | None = ParseParam,
 ) -> JSONBytes:
     """One record; someone else's is 404 for a user (its existence is not revealed)."""
+    relations, parse_json = svc.parse_expand(expand), svc.parse_json_option(parse)
     db = _db(request)
     with db.read() as conn:
         row = svc.get_customer(conn, principal, customer_id)
-    return _one(db, row, expand=expand, parse=parse)
+    return _one(db, row, relations=relations, parse_json=parse_json)
 
 
 @router.post("", status_code=201, responses=CUSTOMER_RESPONSES, openapi_extra=CUSTOMER_BODY)
 async def create_customer(
-    request: Request, principal: Principal | None = Depends(get_principal)
+    request: Request,
+    principal: Principal | None = Depends(get_principal),
+    parse: str | None = ParseParam,
 ) -> JSONBytes:
     """The seed's createCustomer: a user creates their one record, staff one for any user."""
+    parse_json = svc.parse_json_option(parse)  # a bad option is refused before the write
     data = await json_object(request)
     db = _db(request)
 
@@ -122,14 +131,18 @@ async def create_customer(
         with db.transaction() as conn:
             return svc.create_customer(conn, principal, data)
 
-    return _one(db, await run_in_threadpool(work), expand=None, parse=None, status=201)
+    return _one(db, await run_in_threadpool(work), parse_json=parse_json, status=201)
 
 
 @router.patch("/{customer_id}", responses=CUSTOMER_RESPONSES, openapi_extra=CUSTOMER_BODY)
 async def update_customer(
-    customer_id: str, request: Request, principal: Principal | None = Depends(get_principal)
+    customer_id: str,
+    request: Request,
+    principal: Principal | None = Depends(get_principal),
+    parse: str | None = ParseParam,
 ) -> JSONBytes:
     """Partial update; `If-Match` with the ETag answers 412 when the record changed."""
+    parse_json = svc.parse_json_option(parse)
     data = await json_object(request)
     version = expected_version(request, customer_id)
     db = _db(request)
@@ -138,7 +151,7 @@ async def update_customer(
         with db.transaction() as conn:
             return svc.update_customer(conn, principal, customer_id, data, expected_version=version)
 
-    return _one(db, await run_in_threadpool(work), expand=None, parse=None)
+    return _one(db, await run_in_threadpool(work), parse_json=parse_json)
 
 
 @router.delete("/{customer_id}", status_code=204, responses={204: {"description": "Deleted"}})
@@ -158,9 +171,10 @@ async def delete_customer(
 
 
 async def _action(
-    request: Request, customer_id: str, principal: Principal | None, action: Any
+    request: Request, customer_id: str, parse: str | None, action: Any
 ) -> JSONBytes:
     """Run a record action (status, tags, contact, assignment) in one write transaction."""
+    parse_json = svc.parse_json_option(parse)
     data = await json_object(request, required=False)
     version = expected_version(request, customer_id)
     db = _db(request)
@@ -170,7 +184,7 @@ async def _action(
             result: dict[str, Any] = action(conn, data, version)
             return result
 
-    return _one(db, await run_in_threadpool(work), expand=None, parse=None)
+    return _one(db, await run_in_threadpool(work), parse_json=parse_json)
 
 
 @router.put(
@@ -179,7 +193,10 @@ async def _action(
     openapi_extra=body_doc({"status": {"type": "string"}, "reason": {"type": "string"}}),
 )
 async def change_status(
-    customer_id: str, request: Request, principal: Principal | None = Depends(get_principal)
+    customer_id: str,
+    request: Request,
+    principal: Principal | None = Depends(get_principal),
+    parse: str | None = ParseParam,
 ) -> JSONBytes:
     """The seed's updateCustomerStatus (staff): `{status, reason?}`."""
 
@@ -190,7 +207,7 @@ async def change_status(
             expected_version=version,
         )  # fmt: skip
 
-    return await _action(request, customer_id, principal, act)
+    return await _action(request, customer_id, parse, act)
 
 
 @router.put(
@@ -199,7 +216,10 @@ async def change_status(
     openapi_extra=body_doc({"tags": {"type": "array", "items": {"type": "string"}}}),
 )
 async def set_tags(
-    customer_id: str, request: Request, principal: Principal | None = Depends(get_principal)
+    customer_id: str,
+    request: Request,
+    principal: Principal | None = Depends(get_principal),
+    parse: str | None = ParseParam,
 ) -> JSONBytes:
     """Replace the record's tags: `{tags: [...]}` (owners manage their own)."""
 
@@ -207,7 +227,7 @@ async def set_tags(
         svc.check_body_keys(data, ("tags",), required=("tags",))
         return svc.set_tags(conn, principal, customer_id, data["tags"], expected_version=version)
 
-    return await _action(request, customer_id, principal, act)
+    return await _action(request, customer_id, parse, act)
 
 
 @router.post(
@@ -216,7 +236,10 @@ async def set_tags(
     openapi_extra=body_doc({"at": {"type": "string", "format": "date-time"}}, required=False),
 )
 async def record_contact(
-    customer_id: str, request: Request, principal: Principal | None = Depends(get_principal)
+    customer_id: str,
+    request: Request,
+    principal: Principal | None = Depends(get_principal),
+    parse: str | None = ParseParam,
 ) -> JSONBytes:
     """The seed's updateLastContact (staff): `{at?}`, default now."""
 
@@ -224,7 +247,7 @@ async def record_contact(
         svc.check_body_keys(data, ("at",))
         return svc.record_contact(conn, principal, customer_id, at=data.get("at"))
 
-    return await _action(request, customer_id, principal, act)
+    return await _action(request, customer_id, parse, act)
 
 
 @router.put(
@@ -233,7 +256,10 @@ async def record_contact(
     openapi_extra=body_doc({"assignedTo": {"type": ["string", "null"]}}),
 )
 async def assign(
-    customer_id: str, request: Request, principal: Principal | None = Depends(get_principal)
+    customer_id: str,
+    request: Request,
+    principal: Principal | None = Depends(get_principal),
+    parse: str | None = ParseParam,
 ) -> JSONBytes:
     """Assign to a sales rep (an active super_admin) or unassign with null (staff)."""
 
@@ -243,4 +269,4 @@ async def assign(
             conn, principal, customer_id, data["assignedTo"], expected_version=version
         )
 
-    return await _action(request, customer_id, principal, act)
+    return await _action(request, customer_id, parse, act)
