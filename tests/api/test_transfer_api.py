@@ -80,6 +80,32 @@ def test_import_options_and_row_errors(api: Api) -> None:
     assert upload(api, staff, data, overwrite="maybe").status_code == 422
 
 
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [("format=xml", "format"), ("dryRun=maybe", "dryRun"), ("overwrite=2", "overwrite")],
+)
+def test_a_bad_import_option_in_the_query_string_is_400_naming_it(
+    api: Api, query: str, name: str
+) -> None:
+    """SPEC §12 (they were 415 and 422); the same values as form fields stay body errors."""
+    files = {"file": ("people.csv", CSV, "text/csv")}
+    response = api.post(f"/api/customers/import?{query}", files=files, headers=api.staff_headers())
+    assert response.status_code == 400, response.text
+    assert set(response.json()["error"]["fields"]) == {name}
+    field, value = query.split("=")
+    form = upload(api, api.staff_headers(), **{field: value})
+    assert form.status_code == (415 if field == "format" else 422), form.text
+
+
+def test_good_import_options_in_the_query_string_are_taken(api: Api) -> None:
+    files = {"file": ("people.csv", CSV, "text/csv")}
+    response = api.post(
+        "/api/customers/import?format=csv&dryRun=true", files=files, headers=api.staff_headers()
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["job"]["report"]["dryRun"] is True
+
+
 def test_import_media_and_format_errors(api: Api) -> None:
     staff = api.staff_headers()
     assert api.post("/api/customers/import", content=b"x", headers=staff).status_code == 415

@@ -13,7 +13,7 @@ or a job thread.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,13 +31,14 @@ from clientbook.api.http import JSONBytes
 from clientbook.api.schemas import ERROR_RESPONSES
 from clientbook.domain.errors import BadQuery, TooLarge, UnsupportedMedia, ValidationFailed
 from clientbook.services import exports, import_jobs, import_uploads
-from clientbook.services.imports import ImportOptions
+from clientbook.services.imports import ImportOptions, parse_format
 from clientbook.services.runtime import Database
 
 router = APIRouter(tags=["import and export"])
 _FLAGS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False}
 _FLAGS |= {"no": False, "off": False, "": False}
-_OPTION_NAMES = ("format", "overwrite", "skipErrors", "dryRun", "sheet")
+_FLAG_NAMES = ("overwrite", "skipErrors", "dryRun")
+_OPTION_NAMES = ("format", *_FLAG_NAMES, "sheet")
 
 
 def _db(request: Request) -> Database:
@@ -86,16 +87,31 @@ def _too_large(limit: int) -> str:
     return f"The upload is larger than the limit of {limit // (1024 * 1024)} MiB"
 
 
+def _flag_errors(values: Mapping[str, Any]) -> dict[str, str]:
+    return {
+        name: "must be true or false"
+        for name in _FLAG_NAMES
+        if str(values.get(name, "")).strip().lower() not in _FLAGS
+    }
+
+
+def _check_query_options(query: Mapping[str, str]) -> None:
+    """SPEC §12: a bad option in the query string is 400 naming it (in the form, a body
+    field, it is 422; a form's unknown format 415, as a file of that kind)."""
+    errors = _flag_errors(query)
+    try:
+        parse_format(query.get("format"))
+    except UnsupportedMedia as exc:
+        errors.update(exc.fields)
+    if errors:
+        raise BadQuery("Invalid import options in the query string", fields=errors)
+
+
 def _options(values: dict[str, Any]) -> ImportOptions:
-    errors: dict[str, str] = {}
-    flags: dict[str, bool] = {}
-    for name in ("overwrite", "skipErrors", "dryRun"):
-        raw = str(values.get(name, "")).strip().lower()
-        if raw not in _FLAGS:
-            errors[name] = "must be true or false"
-        flags[name] = _FLAGS.get(raw, False)
+    errors = _flag_errors(values)
     if errors:
         raise ValidationFailed(errors)
+    flags = {name: _FLAGS[str(values.get(name, "")).strip().lower()] for name in _FLAG_NAMES}
     return ImportOptions(
         format=str(values["format"]) if values.get("format") else None,
         overwrite=flags["overwrite"],
@@ -150,6 +166,7 @@ async def import_customers(
     if unknown_params:
         message = "not an import option"
         raise BadQuery(message, fields={name: message for name in unknown_params})
+    _check_query_options(request.query_params)
     limit = db.settings.max_upload_bytes
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit:
