@@ -98,6 +98,17 @@ def _assert_can_change(kind: ItemKind, principal: Principal, item: Item) -> None
         raise Forbidden(f"You can only change {kind.entity}s you wrote yourself")
 
 
+def get_item_to_change(
+    conn: Connection, kind: ItemKind, principal: Principal | None, item_id: str
+) -> Item:
+    """An item this principal may change: NotFound if unseen, Forbidden if only readable (an
+    owner's view of an item staff wrote). An edit form asks this before it is shown."""
+    principal = require_authenticated(principal)
+    current = get_item(conn, kind, principal, item_id)
+    _assert_can_change(kind, principal, current)
+    return current
+
+
 def create_item(
     conn: Connection,
     kind: ItemKind,
@@ -148,8 +159,7 @@ def update_item(
     data: Mapping[str, Any],
 ) -> Item:
     principal = require_authenticated(principal)
-    current = get_item(conn, kind, principal, item_id)
-    _assert_can_change(kind, principal, current)
+    current = get_item_to_change(conn, kind, principal, item_id)
     assert_no_system_fields(data)
     values = kind.validate(data, current=current)
     _forbid_internal(principal, values)
@@ -177,8 +187,7 @@ def delete_item(
     conn: Connection, kind: ItemKind, principal: Principal | None, item_id: str
 ) -> None:
     principal = require_authenticated(principal)
-    current = get_item(conn, kind, principal, item_id)
-    _assert_can_change(kind, principal, current)
+    current = get_item_to_change(conn, kind, principal, item_id)
     conn.execute(delete(kind.table).where(kind.table.c.id == item_id))
     audit.record(
         conn,

@@ -16,6 +16,7 @@ from clientbook.services.customer_items import (
     create_item,
     delete_item,
     get_item,
+    get_item_to_change,
     update_item,
 )
 
@@ -47,6 +48,11 @@ def add_note(
 
 def get_note(conn: Connection, principal: Principal | None, note_id: str) -> Note:
     return get_item(conn, NOTES, principal, note_id)
+
+
+def get_note_to_change(conn: Connection, principal: Principal | None, note_id: str) -> Note:
+    """A note this principal may edit (Forbidden for a customer's view of staff's note)."""
+    return get_item_to_change(conn, NOTES, principal, note_id)
 
 
 def update_note(
