@@ -144,6 +144,29 @@ def test_a_bad_filter_is_shown_next_to_it(pages: Pages, staff: dict[str, Any]) -
     assert pages.get("/admin/customers?limit=7").status_code == 400
 
 
+@pytest.mark.parametrize(
+    ("query", "reason", "fixed"),
+    [
+        (
+            "sort=bogus&status=lead",
+            "`bogus` is not a field of customers",
+            "/admin/customers?status=lead",
+        ),
+        ("cursor=garbage&sort=name", "malformed cursor", "/admin/customers?sort=name"),
+    ],
+)
+def test_a_bad_sort_or_cursor_from_a_link_says_why(
+    pages: Pages, staff: dict[str, Any], query: str, reason: str, fixed: str
+) -> None:
+    """The form has no input for these, so the reason is told with the results, not marked."""
+    _three(pages.db)
+    page = pages.get(f"/admin/customers?{query}")
+    assert page.status_code == 400
+    assert reason in page.text
+    assert f'href="{fixed.replace("&", "&amp;")}"' in page.text
+    assert "correct the filters marked above" not in page.text
+
+
 def test_keyset_pages_forward_and_back(pages: Pages, staff: dict[str, Any]) -> None:
     owner_names = [f"Person {n:02d}" for n in range(30)]
     for name in owner_names:

@@ -59,6 +59,8 @@ FILTERS: Final = (
 _WHOLE: Final = frozenset({"company", "industry", "country"})
 # The page's own query parameters that links keep (the cursor and `count` are per page).
 LIST_KEYS: Final = ("q", *FILTERS, "due", "sort", "limit")
+# The parameters the filter form has an input for (a problem is marked next to it there).
+FILTER_INPUTS: Final = ("q", *FILTERS, "due", "limit")
 UNASSIGNED: Final = "none"
 # Newest first by `$sequence` (the creation order), not `$createdAt`: every indexed column's
 # index ends in `seq`, so an equality filter on any of them reads its own index backwards and
@@ -242,12 +244,23 @@ def _context(
         "sort_state": lambda field: sort_state(values, field),
         "return_query": urlencode({k: values[k] for k in LIST_KEYS if values.get(k)}),
         "filtered": is_filtered(values),
+        "link_problems": link_problems(values, listing.errors),
         "bulk_result": result,
         "bulk_errors": {},
         "bulk_values": {},
         "selected_ids": {row["$id"] for row in listing.rows if row["$id"] in chosen},
         **extra,
     }
+
+
+def link_problems(values: Mapping[str, str], errors: Mapping[str, str]) -> list[dict[str, str]]:
+    """The problems of parameters the filter form has no input for (`sort`, `cursor`, `count`,
+    from a link): each with its reason and the list without it."""
+    return [
+        {"name": name, "message": message, "url": list_url(values, **{name: None})}
+        for name, message in errors.items()
+        if name not in FILTER_INPUTS
+    ]
 
 
 def _bulk_result(request: Request) -> dict[str, Any] | None:
