@@ -170,3 +170,29 @@ def test_the_page_speaks_malay(pages: Pages) -> None:
     customer = make_customer(pages.db)
     page = pages.get(f"/admin/customers/{customer['id']}", headers={"Accept-Language": "ms"}).text
     assert "Tukar status" in page
+
+
+def test_the_timeline_shows_the_tags_added_and_removed_and_the_reps_name(pages: Pages) -> None:
+    staff = _staff(pages)
+    customer = make_customer(pages.db, metadata={"tags": ["vip", "old"]})
+    url = f"/admin/customers/{customer['id']}"
+    assert pages.post_form(f"{url}/tags", {"tags": "VIP, wholesale"}).status_code == 303
+    assert pages.post_form(f"{url}/assignment", {"assignedTo": staff["id"]}).status_code == 303
+    page = pages.get(url).text
+    assert "Tags added: wholesale" in page
+    assert "Tags removed: old" in page
+    assert "Assigned to: — → Rep One" in page
+    assert staff["id"] + "</li>" not in page
+
+
+def test_a_status_change_to_the_current_status_says_nothing_changed(pages: Pages) -> None:
+    _staff(pages)
+    customer = make_customer(pages.db, status="lead")
+    url = f"/admin/customers/{customer['id']}"
+    response = pages.post_form(f"{url}/status", {"status": "lead", "version": "1"})
+    assert response.status_code == 303
+    page = pages.get(response.headers["location"]).text
+    assert "Status unchanged: the record already has this status" in page
+    assert _record(pages, customer["id"])["version"] == 1
+    changed = pages.post_form(f"{url}/status", {"status": "active", "version": "1"})
+    assert "Status changed" in pages.get(changed.headers["location"]).text

@@ -95,17 +95,17 @@ def test_saving_the_form_creates_the_record(pages: Pages) -> None:
     assert "Shah Alam" in home.text
 
 
-def test_staff_only_fields_in_a_forged_form_are_not_sent(pages: Pages) -> None:
+def test_staff_only_fields_in_a_forged_form_are_refused_not_dropped(pages: Pages) -> None:
+    """SPEC §5: a staff-only field from a customer is 403 naming it, never a silent drop."""
     user, record = signed_in_customer(pages)
     response = pages.post_form(
         "/me/details",
         {"name": "Siti", "customerType": "individual", "status": "archived",
          "totalRevenue": "999", "assignedTo": user["id"], "version": str(record["version"])},
     )  # fmt: skip
-    assert response.status_code == 303
-    after = own_record(pages.db, user)
-    assert after is not None
-    assert (after["name"], after["status"], after["totalRevenue"]) == ("Siti", "active", 0)
+    assert response.status_code == 403
+    assert "only staff may set this field" in response.text
+    assert own_record(pages.db, user) == record
 
 
 def test_field_errors_are_shown_next_to_the_fields_and_the_input_kept(pages: Pages) -> None:
@@ -144,7 +144,7 @@ def test_a_stale_form_is_shown_again_not_saved(pages: Pages) -> None:
         {"name": "Siti", "customerType": "individual", "city": "Kuantan",
          "version": str(record["version"])},
     )  # fmt: skip
-    assert response.status_code == 409
+    assert response.status_code == 412  # as the console and the API answer a stale version
     assert "changed elsewhere" in response.text
     assert 'value="Kuantan"' in response.text
     assert f'name="version" value="{record["version"] + 1}"' in response.text
@@ -206,6 +206,18 @@ def test_tags_are_added_comma_separated_and_removed(pages: Pages) -> None:
     assert orjson.loads(after["metadata"])["tags"] == ["newsletter"]
     timeline = pages.get("/me/timeline").text
     assert "Tags now: newsletter" in timeline and "Tags now: vip, newsletter" in timeline
+
+
+def test_the_timeline_names_the_notes_texts_that_changed(pages: Pages) -> None:
+    _user, record = signed_in_customer(pages)
+    response = pages.post_form(
+        "/me/details",
+        {"name": "Siti Aminah", "customerType": "individual", "notes.general": "Hello",
+         "notes.preferences": "", "version": str(record["version"])},
+    )  # fmt: skip
+    assert response.status_code == 303
+    timeline = pages.get("/me/timeline").text
+    assert re.search(r"Fields:\s*About me</p>", timeline), timeline
 
 
 def test_a_bad_tag_is_shown_on_the_tags_field(pages: Pages) -> None:
@@ -353,6 +365,10 @@ def test_notes_from_staff_are_read_only_here(pages: Pages) -> None:
     assert f"/me/notes/{note['id']}/edit" not in page.text
     forged = pages.post_form(f"/me/notes/{note['id']}", {"content": "changed"})
     assert forged.status_code == 403
+    # Its edit form is refused as its save is (the API's PATCH is 403 too), not shown editable.
+    edit = pages.get(f"/me/notes/{note['id']}/edit")
+    assert edit.status_code == 403
+    assert "<textarea" not in edit.text
 
 
 @pytest.mark.parametrize("editing", [False, True])

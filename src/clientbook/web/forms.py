@@ -8,7 +8,7 @@ same from a page and from a program.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from fastapi import Request
@@ -33,6 +33,16 @@ async def read_list(request: Request, name: str) -> list[str]:
     """Every value of a repeated field (checkboxes: the selected rows)."""
     form = await request.form()
     return [value for value in form.getlist(name) if isinstance(value, str) and value]
+
+
+def extra_fields(form: Mapping[str, str], known: Iterable[str]) -> dict[str, str]:
+    """The posted fields a form does not have (besides its `version`), as they were sent.
+
+    Passed on to the service with the form's own fields, so that it answers them as it answers
+    the API: 403 naming a staff-only or system field, 422 naming an unknown one, never a silent
+    drop (SPEC §5, §12)."""
+    own = {*known, "version"}
+    return {name: value for name, value in form.items() if name not in own}
 
 
 def changes(form: dict[str, str], names: Iterable[str]) -> dict[str, Any]:
@@ -96,3 +106,32 @@ def merge_note_texts(
             else:
                 merged.pop(key, None)
     return merged or None
+
+
+# The service's name of an error → the form input that shows it, where the two differ: the tags
+# are `metadata.tags` inside the record, `tags` in the tags action (PUT …/tags) and its forms.
+_ALIASES = {"metadata.tags": "tags"}
+
+
+def errors_by_input(problems: Mapping[str, str], inputs: Collection[str]) -> dict[str, str]:
+    """Service errors keyed by the form input that shows them.
+
+    A nested key (`notes/general` or `notes.general`) goes to its own input, an error on a
+    whole object (`notes`) to the object's first input (`notes.general`), `metadata.tags` to
+    `tags`. A name with no input on the form is kept as it is: the form's summary lists it.
+    Two errors shown on one input are joined with "; ".
+    """
+    shown: dict[str, str] = {}
+    for name, message in problems.items():
+        key = _input_for(name.replace("/", "."), inputs)
+        shown[key] = f"{shown[key]}; {message}" if key in shown else message
+    return shown
+
+
+def _input_for(name: str, inputs: Collection[str]) -> str:
+    if name in inputs:
+        return name
+    alias = _ALIASES.get(name)
+    if alias in inputs:
+        return str(alias)
+    return next((key for key in inputs if key.startswith(name + ".")), name)

@@ -3,8 +3,9 @@ notes and data (export, erase), and their password.
 
 Every rule is the service layer's: these routes read a form, call the same functions as the
 REST API with the visitor's principal, and show the answer — field errors next to the fields,
-typed values kept. The details and settings forms only ever send profile fields (access.py's
-PROFILE_FIELDS); staff-only fields are not in them, so a forged form field is simply not read.
+typed values kept. The details and settings forms hold only profile fields (access.py's
+PROFILE_FIELDS); a field posted that a form does not have is passed on all the same, so the
+service refuses it as it refuses the API (403 naming a staff-only field, 422 an unknown one).
 Staff have the console: a staff member who opens a portal page is sent to `/admin`.
 """
 
@@ -28,14 +29,22 @@ from clientbook.domain import errors
 from clientbook.domain.customers import ISO_4217_CODES
 from clientbook.domain.customers import time_zones as accepted_time_zones
 from clientbook.domain.enums import CUSTOMER_TYPES, NOTE_CATEGORIES
-from clientbook.domain.tags import TAGS_FIELD, get_customer_tags
+from clientbook.domain.tags import get_customer_tags, normalize_tags
 from clientbook.domain.timestamps import parse_datetime, to_millis, utcnow
 from clientbook.services import auth, gdpr, notes, timeline
 from clientbook.services import customers as customer_service
 from clientbook.services import users as user_service
 from clientbook.web import vocabulary
-from clientbook.web.forms import changes, form_version, merge_note_texts, read_form, split_tags
-from clientbook.web.i18n import N_
+from clientbook.web.forms import (
+    changes,
+    errors_by_input,
+    extra_fields,
+    form_version,
+    merge_note_texts,
+    read_form,
+    split_tags,
+)
+from clientbook.web.i18n import N_, gettext
 from clientbook.web.session import (
     LANGUAGE_COOKIE,
     LANGUAGE_COOKIE_AGE,
@@ -43,7 +52,16 @@ from clientbook.web.session import (
     VisitorDep,
     db_of,
 )
-from clientbook.web.templating import PageRoute, Redirect, redirect, render, set_page_cookie
+from clientbook.web.templating import (
+    FORM_ERRORS,
+    PageRoute,
+    Redirect,
+    field_problems,
+    redirect,
+    render,
+    set_page_cookie,
+    status_of,
+)
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 T = TypeVar("T")
@@ -56,8 +74,10 @@ DETAIL_FIELDS = (
 )  # fmt: skip
 # The texts of the record's own `notes` object (the seed's CustomerNotes) a customer writes.
 NOTE_TEXTS = ("general", "preferences")
+DETAIL_INPUTS = (*DETAIL_FIELDS, *(f"notes.{key}" for key in NOTE_TEXTS))
 SETTING_FIELDS = ("language", "timezone", "currency")
 NOTE_FORM_FIELDS = ("title", "content", "category")
+NOTE_INPUTS = (*NOTE_FORM_FIELDS, "isPinned")
 PAGE_SIZE = "20"
 
 EVENT_LABELS = {
@@ -77,6 +97,39 @@ LABELS = {
     },
     "other_event": N_("Your record changed"),
 }
+# The texts of the record's notes object, as the details form names them.
+NOTE_TEXT_LABELS = {"general": N_("About me"), "preferences": N_("Preferences")}
+
+
+def changed_fields(changes: dict[str, Any]) -> list[str]:
+    """What a timeline entry names for a change of the record, in the page's language: the
+    customer's own fields, and for the notes object the texts that changed in it."""
+    names: list[str] = []
+    for name, change in changes.items():
+        if name == "notes" and isinstance(change, dict):
+            names += _changed_note_texts(change.get("from"), change.get("to"))
+        elif name in LABELS["fields"]:
+            names.append(vocabulary.field_label(name))
+    return names
+
+
+def _changed_note_texts(before: Any, after: Any) -> list[str]:
+    old, new = _as_object(before), _as_object(after)
+    keys = [key for key in dict.fromkeys([*old, *new]) if old.get(key) != new.get(key)]
+    named = [gettext(NOTE_TEXT_LABELS[key]) for key in keys if key in NOTE_TEXT_LABELS]
+    if any(key not in NOTE_TEXT_LABELS for key in keys):
+        named.append(gettext(N_("Other notes")))
+    return named
+
+
+def _as_object(value: Any) -> dict[str, Any]:
+    """A notes object as stored (JSON text), given, or absent: always a dict."""
+    if isinstance(value, str):
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return {}
+    return value if isinstance(value, dict) else {}
 
 
 @cache
@@ -140,6 +193,7 @@ def _page(
         "labels": LABELS,
         "at": _clock(record),
         "tags_of": get_customer_tags,
+        "changed_fields": changed_fields,
     }
     return render(request, visitor, template, {**base, **context}, status_code=status_code)
 
@@ -217,6 +271,7 @@ def _details_page(
         "tag_errors": tag_errors or {},
         "tag_value": tag_value,
         "failure": failure,
+        "inputs": DETAIL_INPUTS,
         "customer_types": vocabulary.options(CUSTOMER_TYPES),
     }
     return _page(request, visitor, "portal/details.html", record, context, status_code=status_code)
@@ -224,11 +279,7 @@ def _details_page(
 
 def _notes_object(record: dict[str, Any] | None) -> dict[str, Any]:
     """The record's `notes` attribute as an object ({} when empty or not an object)."""
-    try:
-        value = orjson.loads((record or {}).get("notes") or "{}")
-    except orjson.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
+    return _as_object((record or {}).get("notes"))
 
 
 def _with_note_texts(
@@ -240,14 +291,6 @@ def _with_note_texts(
     if not texts:
         return data
     return {**data, "notes": merge_note_texts(_notes_object(current), texts)}
-
-
-def _by_form_field(problems: dict[str, str]) -> dict[str, str]:
-    """A problem with the notes object as a whole is shown on its first text area."""
-    shown = dict(problems)
-    if "notes" in shown:
-        shown.setdefault(f"notes.{NOTE_TEXTS[0]}", shown.pop("notes"))
-    return shown
 
 
 def _prefill(request: Request, visitor: Visitor) -> dict[str, Any]:
@@ -267,7 +310,7 @@ def details_page(request: Request, visitor: VisitorDep, principal: CustomerDep) 
 @router.post("/me/details")
 async def save_details(request: Request, visitor: VisitorDep, principal: CustomerDep) -> Response:
     form = await read_form(request)
-    data = changes(form, DETAIL_FIELDS)
+    data = {**extra_fields(form, DETAIL_INPUTS), **changes(form, DETAIL_FIELDS)}
     db = db_of(request)
 
     def work() -> bool:
@@ -286,20 +329,20 @@ async def save_details(request: Request, visitor: VisitorDep, principal: Custome
 
     try:
         created = await run_in_threadpool(work)
-    except (errors.ValidationFailed, errors.Conflict) as exc:
-        status = 422 if isinstance(exc, errors.ValidationFailed) else 409
+    except FORM_ERRORS as exc:
+        fields = errors_by_input(field_problems(exc), DETAIL_INPUTS)
         record = await run_in_threadpool(_own_record, request, principal)
-        fields = _by_form_field(exc.fields or {"email": exc.message})
         return _details_page(
-            request, visitor, record, values=form, field_errors=fields, status_code=status
+            request, visitor, record, values=form, field_errors=fields, status_code=status_of(exc)
         )
-    except errors.PreconditionFailed:
-        # Changed in another tab meanwhile: keep what was typed, against the latest version.
+    except errors.PreconditionFailed as exc:
+        # Changed in another tab meanwhile: keep what was typed, against the latest version
+        # (412, as the console and the API answer a stale version).
         record = await run_in_threadpool(_own_record, request, principal)
         values = {**form, "version": record["version"] if record else ""}
         failure = N_("Your record was changed elsewhere meanwhile. Check the form and save again.")
         return _details_page(
-            request, visitor, record, values=values, failure=failure, status_code=409
+            request, visitor, record, values=values, failure=failure, status_code=status_of(exc)
         )
     return redirect("/" if created else "/me/details", notice=N_("Your details have been saved."))
 
@@ -311,17 +354,23 @@ async def add_tags(request: Request, visitor: VisitorDep, principal: CustomerDep
     typed = form.get("tags", "")
 
     def add(conn: Connection, record: dict[str, Any]) -> None:
+        new = split_tags(typed)
+        # The typed tags alone first, so that a problem names a tag by its place in what was
+        # typed ("tag 1"), not by its place after the tags already stored.
+        normalize_tags(new)
         current = get_customer_tags(record["metadata"])
-        customer_service.set_tags(conn, principal, record["id"], [*current, *split_tags(typed)])
+        customer_service.set_tags(conn, principal, record["id"], [*current, *new])
 
     try:
         await _on_own_record(request, principal, add)
-    except errors.ValidationFailed as exc:
+    except FORM_ERRORS as exc:
+        shown = errors_by_input(field_problems(exc), ("tags",))
         record = await run_in_threadpool(_own_record, request, principal)
-        tag_errors = {"tags": exc.fields.get(TAGS_FIELD) or exc.message}
+        tag_errors = {"tags": shown.get("tags") or exc.message}
         return _details_page(
-            request, visitor, record, tag_errors=tag_errors, tag_value=typed, status_code=422
-        )
+            request, visitor, record, tag_errors=tag_errors, tag_value=typed,
+            status_code=status_of(exc),
+        )  # fmt: skip
     return redirect("/me/details", notice=N_("Your tags have been saved."))
 
 
@@ -371,9 +420,10 @@ def timeline_page(request: Request, visitor: VisitorDep, principal: CustomerDep)
 
 def _note_data(form: dict[str, str]) -> dict[str, Any]:
     """A note as a customer writes it. The form offers no visibility (the service's default is
-    shared), but a posted `visibility` is passed on, never dropped: the service refuses
-    `internal` from an owner with Forbidden naming the field (SPEC §5, §12), shown as a 403."""
-    data = changes(form, (*NOTE_FORM_FIELDS, "visibility"))
+    shared), but a posted `visibility` is passed on, never dropped, as is any other field the
+    form does not have: the service refuses `internal` from an owner with Forbidden naming the
+    field (SPEC §5, §12), shown as a 403, and an unknown field with a 422."""
+    data: dict[str, Any] = {**extra_fields(form, NOTE_INPUTS), **changes(form, NOTE_FORM_FIELDS)}
     data["isPinned"] = form.get("isPinned") == "on"
     return data
 
@@ -401,6 +451,7 @@ def _notes_page(
         "me": principal.id,
         "values": values or {"category": "general"},
         "errors": field_errors or {},
+        "inputs": NOTE_INPUTS,
         "categories": vocabulary.options(NOTE_CATEGORIES),
     }
     return _page(request, visitor, "portal/notes.html", record, context, status_code=status_code)
@@ -420,11 +471,11 @@ async def add_note(request: Request, visitor: VisitorDep, principal: CustomerDep
             principal,
             lambda conn, record: notes.add_note(conn, principal, record["id"], _note_data(form)),
         )
-    except errors.ValidationFailed as exc:
-        problems = exc.fields
+    except FORM_ERRORS as exc:
+        problems, status = errors_by_input(field_problems(exc), NOTE_INPUTS), status_of(exc)
         return await run_in_threadpool(
             lambda: _notes_page(
-                request, visitor, principal, values=form, field_errors=problems, status_code=422
+                request, visitor, principal, values=form, field_errors=problems, status_code=status
             )
         )
     return redirect("/me/notes", notice=N_("Your note has been added."))
@@ -445,6 +496,7 @@ def _edit_page(
         "note": note,
         "values": values,
         "errors": field_errors,
+        "inputs": NOTE_INPUTS,
         "categories": vocabulary.options(NOTE_CATEGORIES),
     }
     return _page(
@@ -457,8 +509,9 @@ def edit_note_page(
     note_id: str, request: Request, visitor: VisitorDep, principal: CustomerDep
 ) -> Response:
     with db_of(request).read() as conn:
-        note = notes.get_note(conn, principal, note_id)
-    values = {name: note[name] for name in (*NOTE_FORM_FIELDS, "isPinned")}
+        # 403 for a note the customer may read but not change (one staff wrote), as a save is.
+        note = notes.get_note_to_change(conn, principal, note_id)
+    values = {name: note[name] for name in NOTE_INPUTS}
     return _edit_page(request, visitor, note, values, {})
 
 
@@ -475,14 +528,14 @@ async def update_note(
 
     try:
         await run_in_threadpool(work)
-    except errors.ValidationFailed as exc:
-        problems = exc.fields
+    except FORM_ERRORS as exc:
+        problems, status = errors_by_input(field_problems(exc), NOTE_INPUTS), status_of(exc)
 
         def again() -> Response:
             with db.read() as conn:
                 note = notes.get_note(conn, principal, note_id)
             values = {**form, "isPinned": form.get("isPinned") == "on"}
-            return _edit_page(request, visitor, note, values, problems, status_code=422)
+            return _edit_page(request, visitor, note, values, problems, status_code=status)
 
         return await run_in_threadpool(again)
     return redirect("/me/notes", notice=N_("Your note has been saved."))
@@ -521,6 +574,7 @@ def _settings_page(
         "nav": "settings",
         "values": values,
         "errors": field_errors or {},
+        "inputs": SETTING_FIELDS,
         "password_errors": password_errors or {},
         "time_zones": [(zone, zone) for zone in time_zones()],
         "currencies": [(code, code) for code in CURRENCIES],
@@ -537,7 +591,7 @@ def settings_page(request: Request, visitor: VisitorDep, principal: CustomerDep)
 async def save_settings(request: Request, visitor: VisitorDep, principal: CustomerDep) -> Response:
     """Language, time zone and currency; the next page is shown in the language chosen."""
     form = await read_form(request)
-    data = changes(form, SETTING_FIELDS)
+    data = {**extra_fields(form, SETTING_FIELDS), **changes(form, SETTING_FIELDS)}
     try:
         saved = await _on_own_record(
             request,
@@ -546,11 +600,13 @@ async def save_settings(request: Request, visitor: VisitorDep, principal: Custom
                 conn, principal, record["id"], data
             ),
         )
-    except errors.ValidationFailed as exc:
+    except FORM_ERRORS as exc:
+        problems = errors_by_input(field_problems(exc), SETTING_FIELDS)
         record = await run_in_threadpool(_own_record, request, principal)
         return _settings_page(
-            request, visitor, record, values=form, field_errors=exc.fields, status_code=422
-        )
+            request, visitor, record, values=form, field_errors=problems,
+            status_code=status_of(exc),
+        )  # fmt: skip
     response = redirect("/me/settings", notice=N_("Your settings have been saved."))
     if saved.get("language"):
         # Pages shown before sign-in (and after sign-out) keep the choice too.

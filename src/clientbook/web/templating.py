@@ -48,6 +48,9 @@ _STATUS = {
     errors.ValidationFailed: 422,
     errors.Throttled: 429,
 }
+# What a form shows next to its fields when the error names them (422, 409, 403): the API's
+# `fields` of the same refusal.
+FORM_ERRORS = (errors.ValidationFailed, errors.Conflict, errors.Forbidden)
 
 
 def _when(value: datetime | str | None, with_time: bool = True) -> str:
@@ -142,18 +145,30 @@ async def _visitor_for_error(request: Request) -> Visitor:
         return Visitor(None, i18n.negotiate(None, request.headers.get("accept-language")), "")
 
 
+def status_of(exc: errors.DomainError) -> int:
+    """The HTTP status a page answers a domain error with (the API's, for the same error)."""
+    if getattr(exc, "code", "") == "csrf_failed":
+        return 403
+    for kind, code in _STATUS.items():
+        if isinstance(exc, kind):
+            return code
+    return 401 if isinstance(exc, errors.Unauthenticated) else 400
+
+
+def field_problems(exc: errors.DomainError) -> dict[str, str]:
+    """The fields a refused form names, for the form to show next to them (with the status of
+    `status_of`); an error that names no field is raised on, to be shown as an error page."""
+    if not exc.fields:
+        raise exc
+    return dict(exc.fields)
+
+
 async def error_page(request: Request, exc: errors.DomainError) -> Response:
     """A domain error as a page: signed out → sign in; otherwise a page saying what went wrong."""
     if isinstance(exc, errors.Unauthenticated) and request.method == "GET":
         return RedirectResponse(sign_in_url(request), status_code=303)
     visitor = await _visitor_for_error(request)
-    status = 401 if isinstance(exc, errors.Unauthenticated) else 400
-    for kind, code in _STATUS.items():
-        if isinstance(exc, kind):
-            status = code
-            break
-    if getattr(exc, "code", "") == "csrf_failed":
-        status = 403
+    status = status_of(exc)
     response = render(
         request, visitor, "error.html", {"status": status, "error": exc}, status_code=status
     )

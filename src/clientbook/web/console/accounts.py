@@ -21,26 +21,12 @@ from clientbook.services import users as user_service
 from clientbook.web.console.staff import StaffDep
 from clientbook.web.forms import read_form
 from clientbook.web.session import Visitor, db_of
-from clientbook.web.templating import PageRoute, redirect, render
+from clientbook.web.templating import PageRoute, redirect, render, status_of
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 PAGE_SIZE: Final = 50
 USER_FILTERS: Final = ("role", "status", "email")
-_STATUS_OF = {
-    errors.ValidationFailed: 422,
-    errors.Conflict: 409,
-    errors.Forbidden: 403,
-    errors.NotFound: 404,
-}
-
-
-def _status(exc: errors.DomainError) -> int:
-    for kind, code in _STATUS_OF.items():
-        if isinstance(exc, kind):
-            return code
-    return 400
-
 
 # --- users ---------------------------------------------------------------------------------------
 
@@ -104,7 +90,7 @@ async def create_user(request: Request, visitor: StaffDep) -> Response:
         )
     except (errors.ValidationFailed, errors.Conflict) as exc:
         values = {k: form.get(k, "") for k in ("email", "name", "role")}
-        problems, status = exc.fields or {"email": exc.message}, _status(exc)
+        problems, status = exc.fields or {"email": exc.message}, status_of(exc)
         return await run_in_threadpool(
             lambda: _users_page(
                 request, visitor, new_values=values, new_errors=problems, status_code=status
@@ -163,7 +149,7 @@ async def update_user(request: Request, visitor: StaffDep, user_id: str) -> Resp
     try:
         await run_in_threadpool(work)
     except (errors.ValidationFailed, errors.Conflict, errors.Forbidden) as exc:
-        failure, problems, status = exc.message, exc.fields, _status(exc)
+        failure, problems, status = exc.message, exc.fields, status_of(exc)
         return await run_in_threadpool(
             lambda: _user_page(
                 request,
@@ -198,7 +184,9 @@ def delete_user(request: Request, visitor: StaffDep, user_id: str) -> Response:
         with db_of(request).transaction() as conn:
             user_service.delete_user(conn, principal, user_id)
     except (errors.Conflict, errors.Forbidden) as exc:
-        return _user_page(request, visitor, user_id, failure=exc.message, status_code=_status(exc))
+        return _user_page(
+            request, visitor, user_id, failure=exc.message, status_code=status_of(exc)
+        )
     return redirect("/admin/users", notice="Account deleted")
 
 

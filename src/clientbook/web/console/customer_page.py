@@ -8,6 +8,9 @@ next to the field and what was typed kept.
 
 The details form sends only the fields whose text differs from what was shown, so a value the
 form cannot show exactly (a timestamp's seconds) is never rewritten by saving something else.
+A field posted that a form does not have is never dropped: the record forms pass it on to the
+service, the action forms name it as the API's action routes do, so it is refused as the API
+refuses it (403 for a system field, 422 for an unknown one), on the form.
 """
 
 from __future__ import annotations
@@ -32,20 +35,36 @@ from clientbook.domain.enums import (
     NOTE_CATEGORIES,
     VISIBILITIES,
 )
-from clientbook.domain.errors import PreconditionFailed, ValidationFailed
+from clientbook.domain.errors import PreconditionFailed
 from clientbook.domain.interactions import INTERACTION_FIELDS
 from clientbook.domain.notes import NOTE_FIELDS
+from clientbook.domain.tags import get_customer_tags, tag_key
 from clientbook.services import customers as customer_service
 from clientbook.services import interactions as interaction_service
 from clientbook.services import notes as note_service
 from clientbook.services import onboarding
 from clientbook.services.timeline import customer_timeline
-from clientbook.services.users import list_staff
+from clientbook.services.users import list_staff, present_users
 from clientbook.web.console.staff import StaffDep
-from clientbook.web.forms import form_version, merge_note_texts, read_form, split_tags, typed
+from clientbook.web.forms import (
+    errors_by_input,
+    extra_fields,
+    form_version,
+    merge_note_texts,
+    read_form,
+    split_tags,
+    typed,
+)
 from clientbook.web.i18n import N_
 from clientbook.web.session import Visitor, db_of
-from clientbook.web.templating import PageRoute, redirect, render
+from clientbook.web.templating import (
+    FORM_ERRORS,
+    PageRoute,
+    field_problems,
+    redirect,
+    render,
+    status_of,
+)
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 T = TypeVar("T")
@@ -60,6 +79,14 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("notes", ("notes.general", "notes.preferences", "notes.importantInfo")),
 )  # fmt: skip
 DETAIL_FIELDS = tuple(name for _, names in SECTIONS for name in names)
+NEW_FIELDS = ("status", "assignedTo", *DETAIL_FIELDS)
+# The inputs of the record's action forms (their ids carry a prefix, their names do not).
+STATUS_INPUTS = ("status", "reason")
+ASSIGNMENT_INPUTS = ("assignedTo",)
+TAG_INPUTS = ("tags",)
+CONTACT_INPUTS = ("at",)
+INTERACTION_INPUTS = tuple(INTERACTION_FIELDS)
+NOTE_INPUTS = tuple(NOTE_FIELDS)
 NOTE_TEXTS = ("general", "preferences", "importantInfo")
 CHOICES: dict[str, tuple[str, ...]] = {
     "customerType": CUSTOMER_TYPES,
@@ -109,6 +136,7 @@ def _page_context(
     if cursor:
         params.append(("cursor", cursor))
     timeline = customer_timeline(conn, principal, customer_id, params)
+    events = [item.present() for item in timeline.rows]
     metadata = record["metadata"] if isinstance(record.get("metadata"), dict) else {}
     return {
         "nav": "customers",
@@ -116,13 +144,41 @@ def _page_context(
         "version": row["version"],
         "tags": list(metadata.get("tags") or []),
         "assignees": list_staff(conn, principal),
-        "timeline": [item.present() for item in timeline.rows],
+        "timeline": events,
+        "rep_names": _rep_names(conn, events),
+        "tag_changes": tag_changes,
         "timeline_total": timeline.total,
         "timeline_next": timeline.next_cursor,
         "forms": {},
         "values": form_values(record),
+        "inputs": DETAIL_FIELDS,
         "conflict": False,
     }
+
+
+def _rep_names(conn: Connection, events: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """user id → name (or email) of the reps the timeline's assignments name."""
+    ids: set[str] = set()
+    for item in events:
+        change = (item.get("event") or {}).get("changes", {}).get("assignedTo")
+        if isinstance(change, Mapping):
+            ids.update(v for v in (change.get("from"), change.get("to")) if isinstance(v, str))
+    if not ids:
+        return {}
+    return {user["$id"]: user.get("name") or user.get("email") or user["$id"]
+            for user in present_users(conn, ids)}  # fmt: skip
+
+
+def tag_changes(change: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """(added, removed) tags of a `metadata` change, compared as tags are (case-insensitively)."""
+    before = get_customer_tags(change.get("from"))
+    after = get_customer_tags(change.get("to"))
+    had = {tag_key(tag) for tag in before}
+    has = {tag_key(tag) for tag in after}
+    return (
+        [tag for tag in after if tag_key(tag) not in had],
+        [tag for tag in before if tag_key(tag) not in has],
+    )
 
 
 def _show(
@@ -132,15 +188,19 @@ def _show(
     *,
     form: str | None = None,
     errors: Mapping[str, str] | None = None,
+    inputs: tuple[str, ...] = (),
     typed_values: Mapping[str, str] | None = None,
     status_code: int = 200,
     conflict: bool = False,
 ) -> Response:
+    """The page; `form` shown with `errors` on its `inputs` and the others listed above it."""
     with db_of(request).read() as conn:
         context = _page_context(conn, visitor, customer_id, request.query_params.get("cursor"))
     if form is not None:
+        problems = dict(errors or {})
+        others = {name: text for name, text in problems.items() if name not in inputs}
         context["forms"] = {
-            form: {"errors": dict(errors or {}), "values": dict(typed_values or {})}
+            form: {"errors": problems, "values": dict(typed_values or {}), "others": others}
         }
         if form == "details" and typed_values is not None and not conflict:
             context["values"] = {**context["values"], **typed_values}
@@ -160,28 +220,45 @@ def _choices() -> dict[str, Any]:
     }
 
 
+def _new_page(
+    request: Request,
+    visitor: Visitor,
+    values: Mapping[str, Any],
+    errors: Mapping[str, str],
+    *,
+    status_code: int = 200,
+) -> Response:
+    context = {
+        "nav": "customers", "values": values, "errors": errors, "inputs": NEW_FIELDS, **_choices()
+    }  # fmt: skip
+    return render(request, visitor, "console/customer_new.html", context, status_code=status_code)
+
+
 @router.get("/customers/new")
 def new_customer_page(request: Request, visitor: StaffDep) -> Response:
     defaults = {"customerType": "individual", "language": "en", "currency": "MYR"}
-    context = {"nav": "customers", "values": defaults, "errors": {}, **_choices()}
-    return render(request, visitor, "console/customer_new.html", context)
+    return _new_page(request, visitor, defaults, {})
 
 
 @router.post("/customers/new")
 async def create_customer(request: Request, visitor: StaffDep) -> Response:
     form = await read_form(request)
-    shown = {name: form.get(name, "") for name in ("status", "assignedTo", *DETAIL_FIELDS)}
+    shown = {name: form.get(name, "") for name in NEW_FIELDS}
     # Empty inputs are left out, so that the seed's defaults apply (absent, not null).
-    data = {k: v for k, v in _record_data(shown, current_notes=None).items() if v is not None}
+    data = {
+        k: v
+        for k, v in _record_data(
+            {**extra_fields(form, NEW_FIELDS), **shown}, current_notes=None
+        ).items()
+        if v is not None
+    }
     db = db_of(request)
     try:
         with db.transaction() as conn:
             created = onboarding.add_customer(conn, visitor.require(), data)
-    except ValidationFailed as exc:
-        context = {
-            "nav": "customers", "values": shown, "errors": _form_errors(exc.fields), **_choices()
-        }  # fmt: skip
-        return render(request, visitor, "console/customer_new.html", context, status_code=422)
+    except FORM_ERRORS as exc:
+        problems = errors_by_input(field_problems(exc), NEW_FIELDS)
+        return _new_page(request, visitor, shown, problems, status_code=status_of(exc))
     return redirect(f"/admin/customers/{created['id']}", notice=N_("Customer created"))
 
 
@@ -204,35 +281,40 @@ def _record_data(
     return data
 
 
-def _form_errors(fields: Mapping[str, str]) -> dict[str, str]:
-    """Service errors by form field: a `notes.general` error is shown on its own textarea."""
-    out: dict[str, str] = {}
-    for name, message in fields.items():
-        out[name.replace("/", ".")] = message
-    return out
-
-
 def _act(
     request: Request,
     visitor: Visitor,
     customer_id: str,
     form_name: str,
     form: Mapping[str, str],
+    inputs: tuple[str, ...],
     action: Callable[[Connection, Principal], T],
     notice: str,
+    *,
+    passes_extras: bool = False,
+    unchanged: str | None = None,
 ) -> Response:
-    """Run one record action in a write transaction; errors go back to the page's form."""
+    """Run one record action in a write transaction; errors go back to the page's form, shown
+    on the `inputs` they concern. Fields posted beyond the inputs are named as unknown (the API
+    action routes' `check_body_keys`), unless the action `passes_extras` on to the service.
+    `unchanged`: the notice when the action left the record as it was (no new version)."""
     try:
         with db_of(request).transaction() as conn:
-            action(conn, visitor.require())
-    except ValidationFailed as exc:
-        errors = _form_errors(exc.fields)
+            principal = visitor.require()
+            if not passes_extras:
+                customer_service.check_body_keys(extra_fields(form, inputs), ())
+            before = customer_service.get_customer(conn, principal, customer_id)["version"]
+            result = action(conn, principal)
+    except FORM_ERRORS as exc:
+        errors = errors_by_input(field_problems(exc), inputs)
         return _show(
-            request, visitor, customer_id, form=form_name, errors=errors,
-            typed_values=form, status_code=422,
+            request, visitor, customer_id, form=form_name, errors=errors, inputs=inputs,
+            typed_values=form, status_code=status_of(exc),
         )  # fmt: skip
     except PreconditionFailed:
         return _show(request, visitor, customer_id, status_code=412, conflict=True)
+    if unchanged is not None and isinstance(result, Mapping) and result["version"] == before:
+        notice = unchanged
     return redirect(f"/admin/customers/{customer_id}", notice=notice)
 
 
@@ -245,17 +327,18 @@ async def save_details(customer_id: str, request: Request, visitor: StaffDep) ->
     before = form_values(record)
     shown = {name: form[name] for name in DETAIL_FIELDS if name in form}
     changed = {name: text for name, text in shown.items() if text != before.get(name)}
-    if not changed:
+    extra = extra_fields(form, DETAIL_FIELDS)
+    if not changed and not extra:
         return redirect(f"/admin/customers/{customer_id}", notice=N_("Nothing to save"))
     notes = record.get("notes") if isinstance(record.get("notes"), dict) else None
-    data = _record_data(changed, current_notes=notes)
+    data = _record_data({**extra, **changed}, current_notes=notes)
     version = form_version(form)
     return _act(
-        request, visitor, customer_id, "details", shown,
+        request, visitor, customer_id, "details", shown, DETAIL_FIELDS,
         lambda conn, who: customer_service.update_customer(
             conn, who, customer_id, data, expected_version=version
         ),
-        N_("Details saved"),
+        N_("Details saved"), passes_extras=True,
     )  # fmt: skip
 
 
@@ -264,12 +347,14 @@ async def change_status(customer_id: str, request: Request, visitor: StaffDep) -
     form = await read_form(request)
     version = form_version(form)
     return _act(
-        request, visitor, customer_id, "status", form,
+        request, visitor, customer_id, "status", form, STATUS_INPUTS,
         lambda conn, who: customer_service.change_status(
             conn, who, customer_id, form.get("status", ""), reason=form.get("reason") or None,
             expected_version=version,
         ),
         N_("Status changed"),
+        # SPEC §12: the current status again is a no-op, and the page says so.
+        unchanged=N_("Status unchanged: the record already has this status"),
     )  # fmt: skip
 
 
@@ -278,7 +363,7 @@ async def assign(customer_id: str, request: Request, visitor: StaffDep) -> Respo
     form = await read_form(request)
     version = form_version(form)
     return _act(
-        request, visitor, customer_id, "assignment", form,
+        request, visitor, customer_id, "assignment", form, ASSIGNMENT_INPUTS,
         lambda conn, who: customer_service.assign_customer(
             conn, who, customer_id, form.get("assignedTo") or None, expected_version=version
         ),
@@ -291,7 +376,7 @@ async def set_tags(customer_id: str, request: Request, visitor: StaffDep) -> Res
     form = await read_form(request)
     version = form_version(form)
     return _act(
-        request, visitor, customer_id, "tags", form,
+        request, visitor, customer_id, "tags", form, TAG_INPUTS,
         lambda conn, who: customer_service.set_tags(
             conn, who, customer_id, split_tags(form.get("tags", "")), expected_version=version
         ),
@@ -303,7 +388,7 @@ async def set_tags(customer_id: str, request: Request, visitor: StaffDep) -> Res
 async def record_contact(customer_id: str, request: Request, visitor: StaffDep) -> Response:
     form = await read_form(request)
     return _act(
-        request, visitor, customer_id, "contact", form,
+        request, visitor, customer_id, "contact", form, CONTACT_INPUTS,
         lambda conn, who: customer_service.record_contact(
             conn, who, customer_id, at=form.get("at") or None
         ),
@@ -314,7 +399,10 @@ async def record_contact(customer_id: str, request: Request, visitor: StaffDep) 
 def _item_data(
     fields: Mapping[str, Any], form: Mapping[str, str], names: Iterable[str]
 ) -> dict[str, Any]:
-    data = typed(fields, {name: form[name] for name in names if name in form})
+    """An interaction or note from its form: empty inputs left out (the defaults apply), and
+    any field the form does not have passed on for the service to refuse."""
+    sent = {name: form[name] for name in names if name in form}
+    data = typed(fields, {**extra_fields(form, names), **sent})
     return {name: value for name, value in data.items() if value is not None}
 
 
@@ -323,9 +411,9 @@ async def log_interaction(customer_id: str, request: Request, visitor: StaffDep)
     form = await read_form(request)
     data = _item_data(INTERACTION_FIELDS, form, INTERACTION_FIELDS)
     return _act(
-        request, visitor, customer_id, "interaction", form,
+        request, visitor, customer_id, "interaction", form, INTERACTION_INPUTS,
         lambda conn, who: interaction_service.log_interaction(conn, who, customer_id, data),
-        N_("Interaction logged"),
+        N_("Interaction logged"), passes_extras=True,
     )  # fmt: skip
 
 
@@ -334,9 +422,9 @@ async def add_note(customer_id: str, request: Request, visitor: StaffDep) -> Res
     form = await read_form(request)
     data = _item_data(NOTE_FIELDS, {**form, "isPinned": form.get("isPinned", "")}, NOTE_FIELDS)
     return _act(
-        request, visitor, customer_id, "note", form,
+        request, visitor, customer_id, "note", form, NOTE_INPUTS,
         lambda conn, who: note_service.add_note(conn, who, customer_id, data),
-        N_("Note added"),
+        N_("Note added"), passes_extras=True,
     )  # fmt: skip
 
 
