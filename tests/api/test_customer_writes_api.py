@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.api.conftest import Api
-from tests.factories import make_customer, make_staff, make_user
+from tests.factories import make_customer, make_user
 
 WRITES_WITH_A_RECORD = [
     ("POST", "/api/customers", {"name": "Parsed", "metadata": {"tags": ["vip"]}}),
@@ -50,3 +50,38 @@ def test_openapi_declares_parse_on_the_writes(api: Api) -> None:
         template = path.replace("{id}", "{customer_id}")
         parameters = paths[template][method.lower()].get("parameters", [])
         assert "parse" in {p["name"] for p in parameters if p["in"] == "query"}, (method, path)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "failing"),
+    [
+        ("/status", {"status": "bogus", "x": 1}, {"status", "x"}),
+        ("/status", {"reason": "why", "x": 1}, {"status", "x"}),
+        ("/assignment", {"assignedTo": "nobody", "x": 1}, {"assignedTo", "x"}),
+        ("/contact", {"at": "not a time", "x": 1}, {"at", "x"}),
+    ],
+)
+def test_an_action_names_every_failing_field_at_once(
+    api: Api, path: str, body: dict[str, Any], failing: set[str]
+) -> None:
+    record = make_customer(api.db)
+    url = f"/api/customers/{record['id']}{path}"
+    method = "POST" if path == "/contact" else "PUT"
+    response = api.request(method, url, json=body, headers=api.key_headers())
+    assert response.status_code == 422, response.text
+    fields = response.json()["error"]["fields"]
+    assert set(fields) == failing, fields
+    assert fields["x"] == "unknown field"
+
+
+def test_an_action_with_an_unknown_key_changes_nothing(api: Api) -> None:
+    record = make_customer(api.db, status="lead")
+    url = f"/api/customers/{record['id']}"
+    before = api.get(url, headers=api.key_headers()).headers["ETag"]
+    response = api.put(
+        f"{url}/status", json={"status": "archived", "x": 1}, headers=api.key_headers()
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["fields"] == {"x": "unknown field"}
+    after = api.get(url, headers=api.key_headers())
+    assert after.json()["status"] == "lead" and after.headers["ETag"] == before

@@ -170,9 +170,7 @@ async def delete_customer(
     return Response(status_code=204)
 
 
-async def _action(
-    request: Request, customer_id: str, parse: str | None, action: Any
-) -> JSONBytes:
+async def _action(request: Request, customer_id: str, parse: str | None, action: Any) -> JSONBytes:
     """Run a record action (status, tags, contact, assignment) in one write transaction."""
     parse_json = svc.parse_json_option(parse)
     data = await json_object(request, required=False)
@@ -201,11 +199,11 @@ async def change_status(
     """The seed's updateCustomerStatus (staff): `{status, reason?}`."""
 
     def act(conn: Any, data: dict[str, Any], version: int | None) -> dict[str, Any]:
-        svc.check_body_keys(data, ("status", "reason"), required=("status",))
-        return svc.change_status(
-            conn, principal, customer_id, data["status"], reason=data.get("reason"),
-            expected_version=version,
-        )  # fmt: skip
+        with svc.body_keys_checked(data, ("status", "reason"), required=("status",)):
+            return svc.change_status(
+                conn, principal, customer_id, data.get("status", ""), reason=data.get("reason"),
+                expected_version=version,
+            )  # fmt: skip
 
     return await _action(request, customer_id, parse, act)
 
@@ -224,8 +222,9 @@ async def set_tags(
     """Replace the record's tags: `{tags: [...]}` (owners manage their own)."""
 
     def act(conn: Any, data: dict[str, Any], version: int | None) -> dict[str, Any]:
-        svc.check_body_keys(data, ("tags",), required=("tags",))
-        return svc.set_tags(conn, principal, customer_id, data["tags"], expected_version=version)
+        with svc.body_keys_checked(data, ("tags",), required=("tags",)):
+            tags = data.get("tags", [])
+            return svc.set_tags(conn, principal, customer_id, tags, expected_version=version)
 
     return await _action(request, customer_id, parse, act)
 
@@ -244,8 +243,8 @@ async def record_contact(
     """The seed's updateLastContact (staff): `{at?}`, default now."""
 
     def act(conn: Any, data: dict[str, Any], _version: int | None) -> dict[str, Any]:
-        svc.check_body_keys(data, ("at",))
-        return svc.record_contact(conn, principal, customer_id, at=data.get("at"))
+        with svc.body_keys_checked(data, ("at",)):
+            return svc.record_contact(conn, principal, customer_id, at=data.get("at"))
 
     return await _action(request, customer_id, parse, act)
 
@@ -264,9 +263,9 @@ async def assign(
     """Assign to a sales rep (an active super_admin) or unassign with null (staff)."""
 
     def act(conn: Any, data: dict[str, Any], version: int | None) -> dict[str, Any]:
-        svc.check_body_keys(data, ("assignedTo",), required=("assignedTo",))
-        return svc.assign_customer(
-            conn, principal, customer_id, data["assignedTo"], expected_version=version
-        )
+        with svc.body_keys_checked(data, ("assignedTo",), required=("assignedTo",)):
+            return svc.assign_customer(
+                conn, principal, customer_id, data.get("assignedTo"), expected_version=version
+            )
 
     return await _action(request, customer_id, parse, act)

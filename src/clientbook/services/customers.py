@@ -688,11 +688,37 @@ def present_customers(
     return out
 
 
+def _body_key_errors(
+    data: Mapping[str, Any], allowed: tuple[str, ...], required: tuple[str, ...]
+) -> dict[str, str]:
+    errors = {key: "unknown field" for key in data if key not in allowed}
+    errors.update({key: "required" for key in required if key not in data})
+    return errors
+
+
 def check_body_keys(
     data: Mapping[str, Any], allowed: tuple[str, ...], *, required: tuple[str, ...] = ()
 ) -> None:
     """Unknown keys are named, never silently dropped (SPEC §12); missing ones too."""
-    errors = {key: "unknown field" for key in data if key not in allowed}
-    errors.update({key: "required" for key in required if key not in data})
+    errors = _body_key_errors(data, allowed, required)
+    if errors:
+        raise ValidationFailed(errors)
+
+
+@contextmanager
+def body_keys_checked(
+    data: Mapping[str, Any], allowed: tuple[str, ...], *, required: tuple[str, ...] = ()
+) -> Iterator[None]:
+    """Around a record action: its body's unknown and missing keys named in one
+    ValidationFailed with the action's own field errors (SPEC §4: every failing field at once).
+
+    The action runs even when keys are wrong, so that its values are checked too; the error
+    then rolls the caller's transaction back. Its other errors (401, 403, 404, 412) come first.
+    """
+    errors = _body_key_errors(data, allowed, required)
+    try:
+        yield
+    except ValidationFailed as exc:
+        raise ValidationFailed({**exc.fields, **errors}) from None
     if errors:
         raise ValidationFailed(errors)
