@@ -1,13 +1,15 @@
 """The `clientbook` command: serve, migrations, users, demo data (SPEC §10).
 
 Domain errors become exit codes here, once: validation 2 (a bad option or setting too), not found
-3, forbidden 4, conflict 5, a file too large or of a kind that cannot be read 6.
+3, forbidden 4, conflict 5, a file too large or of a kind that cannot be read 6; a database that
+cannot be used (not reachable, or not migrated: run `clientbook db upgrade`) 7.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -40,7 +42,13 @@ from clientbook.services.imports import (
     run_import,
 )
 from clientbook.services.passwords import hash_password
-from clientbook.services.runtime import Database, bootstrap_admin, open_database, upgrade_schema
+from clientbook.services.runtime import (
+    Database,
+    bootstrap_admin,
+    open_database,
+    readiness,
+    upgrade_schema,
+)
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -102,12 +110,44 @@ def _configuration() -> None:
         _refuse(f"bad configuration in the CLIENTBOOK_* environment variables: {exc}")
 
 
-def _database() -> Database:
-    return open_database(Settings.from_env())
+UNUSABLE_DATABASE = 7
+_UPGRADE = "run `clientbook db upgrade`"
 
 
-def _with_db(action: Callable[[Database], T]) -> T:
-    db = _database()
+def _first_line(error: object) -> str:
+    """A driver's error in one line: its first, less SQLAlchemy's `(module.Class) ` prefix."""
+    line = (str(error).strip().splitlines() or [""])[0]
+    return line.split(") ", 1)[1] if line.startswith("(") and ") " in line else line
+
+
+def _database(*, needs_schema: bool = True) -> Database:
+    """The configured database, refused in one line when a command cannot use it: not
+    reachable, or (for `needs_schema`) never migrated. A SQLite file that does not exist is
+    refused before it is opened, so a command that finds no database creates no empty file."""
+    settings = Settings.from_env()
+    path = settings.sqlite_path()
+    if needs_schema and path is not None and not path.exists():
+        _refuse(f"there is no database at {path}: {_UPGRADE} to create it", UNUSABLE_DATABASE)
+    try:
+        db = open_database(settings)
+    except Exception as exc:  # whatever the driver says: one line, not a traceback
+        _refuse(f"cannot open the database: {_first_line(exc)}", UNUSABLE_DATABASE)
+    ready, state = readiness(db)
+    if ready or (state.get("migrations") == "pending" and not needs_schema):
+        return db
+    db.dispose()
+    if state.get("migrations") == "pending":
+        _refuse(f"the database has no tables, or an older schema: {_UPGRADE}", UNUSABLE_DATABASE)
+    _refuse(
+        f"cannot reach the database ({_first_line(state.get('reason', ''))}): check "
+        "CLIENTBOOK_DATABASE_URL and that the database server is running",
+        UNUSABLE_DATABASE,
+    )
+
+
+def _with_db(action: Callable[[Database], T], *, needs_schema: bool = True) -> T:
+    """Run `action` on the database (see `_database`), its domain errors as exit codes."""
+    db = _database(needs_schema=needs_schema)
     try:
         with domain_errors():
             return action(db)
@@ -192,7 +232,7 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration."""
-    _with_db(upgrade_schema)
+    _with_db(upgrade_schema, needs_schema=False)
     console.print("Database schema is current.")
 
 
@@ -200,10 +240,11 @@ def db_upgrade() -> None:
 _ONE_CELL = str.maketrans("\t\n\r", "   ")
 
 
-def _print_rows(header: list[str], rows: list[list[str]]) -> None:
+def _print_rows(header: list[str], rows: list[list[str]], *, title: str | None = None) -> None:
     """A table in a terminal, every value whole: an id never wraps, other values fold onto more
     lines rather than end in "…". Piped or redirected: one tab-separated line a row (the header
-    first), whatever the width, so that ids go straight into other commands and scripts."""
+    first, no title), whatever the width, so that ids go straight into other commands and
+    scripts."""
     if not console.is_terminal:
         for values in (header, *rows):  # written as they are: Rich would expand the tabs
             console.file.write("\t".join(v.translate(_ONE_CELL) for v in values) + "\n")
@@ -211,6 +252,7 @@ def _print_rows(header: list[str], rows: list[list[str]]) -> None:
     table = Table(
         Column(header[0], no_wrap=True, overflow="fold"),
         *(Column(name, overflow="fold") for name in header[1:]),
+        title=title,
     )
     for values in rows:
         table.add_row(*map(Text, values))  # as they are: a [bracket] in a name is no markup
@@ -400,21 +442,31 @@ def _transfer_progress() -> Progress:
         RowsPerSecond(),
         TimeElapsedColumn(),
         console=err_console,
+        # A bar is for a person watching: none in a log file or a pipe (Rich would still
+        # write its last frame there).
+        disable=not err_console.is_terminal,
     )
 
 
 def _print_import_report(report: ImportReport, *, saved_to: Path | None) -> None:
-    summary = Table("rows", "created", "updated", "unchanged", "failed", "applied")
-    summary.add_row(str(report.total_rows), str(report.created), str(report.updated),
-                    str(report.unchanged), str(report.failed),
-                    "dry run" if report.options.dry_run else str(report.applied))  # fmt: skip
-    console.print(summary)
+    """The counts, then the first failed rows: tables in a terminal, tab-separated lines when
+    piped (as `users list`)."""
+    _print_rows(
+        ["rows", "created", "updated", "unchanged", "failed", "applied"],
+        [[str(report.total_rows), str(report.created), str(report.updated),
+          str(report.unchanged), str(report.failed),
+          "dry run" if report.options.dry_run else str(report.applied)]],
+    )  # fmt: skip
     if report.failures:
-        failures = Table("row", "field", "error", title="Failed rows (header not counted)")
-        for failure in report.failures[:TERMINAL_FAILURES]:
-            for field, message in failure.errors.items():
-                failures.add_row(str(failure.row), field, message)
-        console.print(failures)
+        _print_rows(
+            ["row", "field", "error"],
+            [
+                [str(failure.row), field, message]
+                for failure in report.failures[:TERMINAL_FAILURES]
+                for field, message in failure.errors.items()
+            ],
+            title="Failed rows (header not counted)",
+        )
     hidden = report.failed - min(len(report.failures), TERMINAL_FAILURES)
     if hidden > 0:
         where = f"in {saved_to}" if saved_to else "with --report FILE"
@@ -475,6 +527,24 @@ def import_customers(
             raise errors.ValidationFailed({"rows": message}, message)
 
 
+def _cannot_write(option: str, path: Path, exc: OSError) -> NoReturn:
+    """Refuse, in one line naming `option`, a path that cannot be written."""
+    if isinstance(exc, FileExistsError | NotADirectoryError):
+        _refuse(f"{option}: cannot write {path} (a part of its path is a file, not a directory)")
+    _refuse(f"{option}: cannot write {path} ({exc.strerror or exc})")
+
+
+def _check_writable_directory(option: str, path: Path) -> None:
+    """Make `path`'s directory if missing, and try a scratch file in it, before a command
+    spends time on a file it could not write."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as exc:
+        _cannot_write(option, path, exc)
+
+
 @contextmanager
 def _export_file(output: Path) -> Iterator[BinaryIO]:
     """The file `--output` names, written whole or not at all: the rows go to a scratch file
@@ -497,10 +567,8 @@ def _export_file(output: Path) -> Iterator[BinaryIO]:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         file = open(scratch, "wb")  # noqa: SIM115 - closed below, before the rename
-    except FileExistsError:
-        _refuse(f"--output: cannot write {output} (a part of its path is a file, not a directory)")
     except OSError as exc:
-        _refuse(f"--output: cannot write {output} ({exc.strerror or exc})")
+        _cannot_write("--output", output, exc)
     try:
         with file:
             yield file
@@ -590,7 +658,7 @@ def demo(
             )
 
     started = time.perf_counter()
-    counts = _with_db(run)
+    counts = _with_db(run, needs_schema=False)  # it migrates first
     seconds = time.perf_counter() - started
     console.print(
         f"Generated {counts.customers:,} customers with their {counts.users:,} accounts, "
@@ -637,6 +705,7 @@ def backup(
     settings = Settings.from_env()
     folder = directory or settings.backup_dir or Path.cwd()
     target = output or folder / backup_service.default_filename(settings)
+    _check_writable_directory("--output" if output else "--dir", target)
     with domain_errors():
         report = backup_service.create_backup(settings, target)
         _print_backup(report, "Backed up to")
