@@ -59,6 +59,7 @@ def test_openapi_declares_parse_on_the_writes(api: Api) -> None:
         ("/status", {"reason": "why", "x": 1}, {"status", "x"}),
         ("/assignment", {"assignedTo": "nobody", "x": 1}, {"assignedTo", "x"}),
         ("/contact", {"at": "not a time", "x": 1}, {"at", "x"}),
+        ("/tags", {"tags": "vip", "x": 1}, {"tags", "x"}),
     ],
 )
 def test_an_action_names_every_failing_field_at_once(
@@ -85,3 +86,11 @@ def test_an_action_with_an_unknown_key_changes_nothing(api: Api) -> None:
     assert response.json()["error"]["fields"] == {"x": "unknown field"}
     after = api.get(url, headers=api.key_headers())
     assert after.json()["status"] == "lead" and after.headers["ETag"] == before
+
+
+def test_a_bad_tag_is_named_as_the_body_key_tags(api: Api) -> None:
+    record = make_customer(api.db)
+    url = f"/api/customers/{record['id']}/tags"
+    response = api.put(url, json={"tags": ["x" * 51]}, headers=api.key_headers())
+    assert response.status_code == 422
+    assert list(response.json()["error"]["fields"]) == ["tags"]

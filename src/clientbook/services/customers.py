@@ -593,8 +593,10 @@ def set_tags(
     """Replace the record's tags (the seed's setCustomerTags); owners manage their own."""
     principal = require_authenticated(principal)
     current = _load_for_write(conn, principal, customer_id, expected_version)
-    metadata = tag_rules.set_customer_tags(current["metadata"], tags)
-    values = validate_customer({"metadata": metadata}, current=current)
+    # What was sent is the list of tags, not the metadata that keeps them.
+    with _named_as(tag_rules.TAGS_FIELD, "tags"), _named_as("metadata", "tags"):
+        metadata = tag_rules.set_customer_tags(current["metadata"], tags)
+        values = validate_customer({"metadata": metadata}, current=current)
     return _apply_changes(conn, principal, current, values, action="customer.tagged")
 
 
