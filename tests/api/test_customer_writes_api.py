@@ -94,3 +94,19 @@ def test_a_bad_tag_is_named_as_the_body_key_tags(api: Api) -> None:
     response = api.put(url, json={"tags": ["x" * 51]}, headers=api.key_headers())
     assert response.status_code == 422
     assert list(response.json()["error"]["fields"]) == ["tags"]
+
+
+@pytest.mark.parametrize("method", ["PATCH", "DELETE", "PUT"])
+@pytest.mark.parametrize("if_match", ['"someone-else.1"', "garbage", '"{id}.99"'])
+def test_authentication_comes_before_if_match(api: Api, method: str, if_match: str) -> None:
+    record = make_customer(api.db)
+    path = f"/api/customers/{record['id']}" + ("/tags" if method == "PUT" else "")
+    header = {"If-Match": if_match.format(id=record["id"])}
+    body = {"tags": ["x"]} if method == "PUT" else {"city": "Ipoh"} if method == "PATCH" else None
+    anonymous = api.request(method, path, json=body, headers=header)
+    assert anonymous.status_code == 401, anonymous.text
+    stranger = api.request(method, path, json=body, headers={**header, **api.user_headers()})
+    assert stranger.status_code == 404, stranger.text
+    staff = api.request(method, path, json=body, headers={**header, **api.staff_headers()})
+    assert staff.status_code == 412, staff.text
+    assert api.get(f"/api/customers/{record['id']}", headers=api.key_headers()).status_code == 200

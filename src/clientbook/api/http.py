@@ -8,7 +8,7 @@ import orjson
 from fastapi import Request
 from fastapi.responses import Response
 
-from clientbook.domain.errors import PreconditionFailed, UnsupportedMedia, ValidationFailed
+from clientbook.domain.errors import UnsupportedMedia, ValidationFailed
 
 
 class JSONBytes(Response):
@@ -39,8 +39,15 @@ async def json_object(request: Request, *, required: bool = True) -> dict[str, A
     return body
 
 
+# A version no record has: what an `If-Match` naming no version of this record insists on.
+NO_SUCH_VERSION = -1
+
+
 def expected_version(request: Request, record_id: str) -> int | None:
-    """The version an `If-Match` header insists on (None: no header or `*`)."""
+    """The version an `If-Match` header insists on (None: no header or `*`).
+
+    A header that names no version of this record is not refused here but left to fail in the
+    service like a stale one (412), after the caller is authenticated and the record found."""
     header = request.headers.get("if-match")
     if header is None or header.strip() == "*":
         return None
@@ -49,4 +56,4 @@ def expected_version(request: Request, record_id: str) -> int | None:
         owner, _, version = tag.rpartition(".")
         if owner == record_id and version.isdigit():
             return int(version)
-    raise PreconditionFailed("If-Match does not name the current version of this record")
+    return NO_SUCH_VERSION
