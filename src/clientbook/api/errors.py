@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from clientbook.api.http import JSONBytes
+from clientbook.api.http import JSONBytes, invalid_json
 from clientbook.domain import errors
 
 log = logging.getLogger("clientbook.api")
@@ -79,6 +79,10 @@ def domain_error_response(
 def _request_validation_fields(exc: RequestValidationError) -> dict[str, str]:
     fields: dict[str, str] = {}
     for item in exc.errors():
+        if item.get("type") == "json_invalid":
+            # FastAPI places a decode error at ("body", <offset>): the body is what is wrong.
+            fields["body"] = invalid_json(str(item.get("ctx", {}).get("error", "decode error")))
+            continue
         location = [str(p) for p in item.get("loc", ()) if p not in ("body", "query", "path")]
         fields[".".join(location) or "body"] = str(item.get("msg", "invalid"))
     return fields

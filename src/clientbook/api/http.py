@@ -20,6 +20,11 @@ class JSONBytes(Response):
         return orjson.dumps(content)
 
 
+def invalid_json(detail: str) -> str:
+    """What is said of a body that does not parse, on the field `body`."""
+    return f"not valid JSON ({detail})"
+
+
 async def json_object(request: Request, *, required: bool = True) -> dict[str, Any]:
     """The request body as a JSON object, or 415/422 saying what is wrong with it."""
     raw = await request.body()
@@ -33,7 +38,7 @@ async def json_object(request: Request, *, required: bool = True) -> dict[str, A
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise ValidationFailed({"body": f"not valid JSON ({exc.msg})"}) from None
+        raise ValidationFailed({"body": invalid_json(exc.msg)}) from None
     if not isinstance(body, dict):
         raise ValidationFailed({"body": "must be a JSON object"})
     return body
