@@ -44,7 +44,7 @@ EXPORT = {
 
 
 class EraseBody(BaseModel):
-    """The password confirms the erase; optional here so that its absence is a field error."""
+    """Optional: a valid session or token is enough; a password sent must be the caller's."""
 
     model_config = ConfigDict(extra="forbid")
     password: str | None = Field(default=None, max_length=_PASSWORD_INPUT_MAX)
@@ -73,7 +73,7 @@ async def export_my_data(request: Request, principal: OptionalPrincipal) -> JSON
 def erase_me(
     request: Request, principal: OptionalPrincipal, body: EraseBody | None = None
 ) -> Response:
-    """Erase your customer record and account (`{password}` confirms); 422 on a wrong one."""
+    """Erase your customer record and account; a `{password}` sent must be right (422)."""
     gdpr.erase_me(_db(request), principal, body.password if body else None)
     response = Response(status_code=204)
     response.delete_cookie(

@@ -6,7 +6,8 @@ record or made by the user. Other people's data stays out: entries someone else 
 request origin (ip, user agent, request id), and entries the user made about something that is
 not theirs (e.g. as former staff, about another customer) lose their `changes` and `reason`.
 
-**Erase** — after the password is checked (outside the writer), one transaction deletes the
+**Erase** — after the password, when one is sent, is checked (outside the writer; the API
+takes the session or token alone, the web form asks for it), one transaction deletes the
 customer record (its notes, interactions and tags cascade), pseudonymises the user's personal
 data inside the audit entries (values replaced by `ERASED`), forgets their sign-in throttle
 counter and deletes the account (sessions cascade). The audit rows themselves stay: the trail of
@@ -166,13 +167,19 @@ def _credentials(conn: Connection, user_id: str) -> dict[str, Any]:
 
 
 def erase_me(db: Database, principal: Principal | None, password: Any) -> None:
-    """Check the caller's password, then erase them in one transaction (see the module notes).
+    """Erase the caller in one transaction (see the module notes), once `password` is checked.
 
-    A wrong password is a 422 on `password` and counts against the sign-in throttle, so that a
-    stolen session cannot be used to guess it.
+    `password` None: none was sent, and the signed-in session or token is enough (the API,
+    SPEC §6 "erases it"); the web form always sends its field, so an empty one there is still
+    a 422. A wrong password is a 422 on `password` and counts against the sign-in throttle, so
+    that a stolen session cannot be used to guess it.
     """
     user_id = _own_user_id(principal)
     assert principal is not None
+    if password is None:
+        with db.transaction() as conn:
+            erase_account(conn, principal, _credentials(conn, user_id))
+        return
     if not isinstance(password, str) or not password:
         raise ValidationFailed({"password": "is required to confirm"})
     with db.read() as conn:
@@ -188,7 +195,8 @@ def erase_me(db: Database, principal: Principal | None, password: Any) -> None:
 
 
 def erase_account(conn: Connection, principal: Principal, checked: Mapping[str, Any]) -> None:
-    """Write step of the erase; `checked` is the account whose password was verified."""
+    """Write step of the erase; `checked` is the account as read when its password was verified
+    (a password changed since is a 409)."""
     user_id = checked["id"]
     current = _credentials(conn, user_id)
     if current["passwordHash"] != checked["passwordHash"]:
