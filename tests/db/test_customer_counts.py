@@ -26,6 +26,7 @@ from clientbook.domain.enums import CUSTOMER_SOURCES, CUSTOMER_STATUSES, CUSTOME
 from clientbook.services import bulk_actions, demo, gdpr, stats
 from clientbook.services import customers as customer_service
 from clientbook.services.imports import ImportOptions, open_source, run_import
+from tests.db.old_rows import old_customer, old_user
 from tests.factories import TEST_PASSWORD, make_customer, make_staff
 
 DIMENSIONS = ("status", "customerType", "source", "assignedTo", "country")
@@ -304,9 +305,9 @@ def customers_at(
     assigned among `reps` new staff; the generator and the staff, for more of them."""
     migrate.upgrade(db, revision)
     rng = random.Random(seed)
-    staff = [make_staff(db)["id"] for _ in range(reps)]
+    staff = [old_user(db, role="super_admin")["id"] for _ in range(reps)]
     for _ in range(count):
-        make_customer(db, **random_fields(rng, staff))
+        old_customer(db, **random_fields(rng, staff))
     return rng, staff
 
 
@@ -346,7 +347,7 @@ def test_upgrade_backfills_existing_customers_and_downgrade_removes_the_counters
 
     _downgrade(db, "0001")
     assert _count_objects(db) == (False, 0)
-    make_customer(db, **random_fields(rng, reps))  # writes work without the triggers
+    old_customer(db, **random_fields(rng, reps))  # writes work without the triggers
     migrate.upgrade(db)
     assert assert_counters_match(db)["total"] == 27
 

@@ -18,6 +18,7 @@ from clientbook.db.tables import customers
 from clientbook.query.search import prefix_count, ts_match, tsquery_starts
 from clientbook.services import demo
 from tests.conftest import BACKENDS
+from tests.db.old_rows import old_customer
 from tests.db.test_customer_counts import Writes, _downgrade, random_writes
 from tests.factories import make_customer
 
@@ -169,7 +170,7 @@ def test_upgrade_backfills_the_words_and_downgrade_removes_them(
     db = unmigrated_postgresql
     migrate.upgrade(db, "0005")
     for name in ("Siti Aminah", "Aminah Yusof", "Lim Wei"):
-        make_customer(db, name=name)
+        old_customer(db, name=name)
     assert not _words_table_exists(db)
 
     migrate.upgrade(db)
@@ -180,7 +181,7 @@ def test_upgrade_backfills_the_words_and_downgrade_removes_them(
 
     _downgrade(db, "0005")
     assert not _words_table_exists(db)
-    make_customer(db, name="Wong Ka Ho")  # writes work without the triggers
+    old_customer(db, name="Wong Ka Ho")  # writes work without the triggers
     migrate.upgrade(db)
     assert_words_match(db, random.Random(9))
 

@@ -14,6 +14,7 @@ from clientbook.db import migrate
 from clientbook.db.engine import Database
 from clientbook.db.tables import customers
 from clientbook.services import stats
+from tests.db.old_rows import old_customer
 from tests.db.test_customer_counts import (
     Writes,
     _downgrade,
@@ -88,7 +89,7 @@ def test_upgrade_backfills_the_pairs_and_downgrade_removes_them(
     assert _pair_objects(db) == 0
     with db.read() as conn:
         assert counted(conn) == {}
-    make_customer(db, **random_fields(rng, reps))  # writes work without the triggers
+    old_customer(db, **random_fields(rng, reps))  # writes work without the triggers
     assert_counters_match(db)  # and 0002's counters are untouched
     migrate.upgrade(db)
     assert_pairs_match(db)

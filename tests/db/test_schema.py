@@ -12,6 +12,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from clientbook.db.engine import Database
 from clientbook.db.tables import customer_interactions, customer_notes, customers, users
+from clientbook.domain.text import email_folded
 from clientbook.domain.timestamps import utcnow
 
 # The seed's attribute table: name -> (size or None, required, default).
@@ -70,16 +71,19 @@ def test_every_seed_key_index_exists(database: Database, attribute: str) -> None
     assert attribute in leading
 
 
-def test_email_has_a_unique_case_insensitive_index(database: Database) -> None:
+@pytest.mark.parametrize("table", ["users", "customers"])
+def test_email_has_a_unique_index_on_its_folded_form(database: Database, table: str) -> None:
     catalogue = (
         "SELECT sql FROM sqlite_master WHERE name = :n"
         if database.is_sqlite
         else "SELECT indexdef FROM pg_indexes WHERE indexname = :n"
     )
     with database.read() as conn:
-        definition = conn.execute(text(catalogue), {"n": "ux_customers_email_lower"}).scalar()
+        definition = conn.execute(text(catalogue), {"n": f"ux_{table}_emailFolded"}).scalar()
     assert "UNIQUE" in definition.upper()
-    assert "lower(" in definition.lower()
+    assert '"emailFolded"' in definition
+    if not database.is_sqlite:  # nulls lowest, as a sort by email reads them (SPEC §12)
+        assert "NULLS FIRST" in definition
 
 
 # --- enforcement by the database, below the service layer ----------------------------------
@@ -88,14 +92,15 @@ def test_email_has_a_unique_case_insensitive_index(database: Database) -> None:
 def _user(conn: Connection, uid: str, **extra: Any) -> str:
     now = utcnow()
     values = {"id": uid, "email": f"{uid}@x.io", "createdAt": now, "updatedAt": now, **extra}
-    conn.execute(insert(users).values(**values))
+    conn.execute(insert(users).values(**values, emailFolded=email_folded(values["email"])))
     return uid
 
 
 def _customer(conn: Connection, cid: str, owner: str, **extra: Any) -> str:
     now = utcnow()
     values = {"id": cid, "userId": owner, "name": cid, "createdAt": now, "updatedAt": now}
-    conn.execute(insert(customers).values(**{**values, **extra}))
+    values |= {**extra, "emailFolded": email_folded(extra.get("email"))}
+    conn.execute(insert(customers).values(**values))
     return cid
 
 
@@ -110,11 +115,17 @@ def test_database_rejects_a_second_record_per_user(database: Database) -> None:
     _rejects(database, lambda conn: _customer(conn, "c2", "u1") and None)
 
 
-def test_database_rejects_duplicate_email_in_any_case(database: Database) -> None:
+@pytest.mark.parametrize(
+    ("stored", "again"), [("Mei@Example.com", "mei@example.COM"), ("Ösa@Ünï.de", "öSA@üNÏ.DE")]
+)
+def test_database_rejects_duplicate_email_in_any_case(
+    database: Database, stored: str, again: str
+) -> None:
     with database.transaction() as conn:
-        _customer(conn, "c1", _user(conn, "u1"), email="Mei@Example.com")
+        _customer(conn, "c1", _user(conn, "u1", email=stored), email=stored)
         _user(conn, "u2")
-    _rejects(database, lambda conn: _customer(conn, "c2", "u2", email="mei@example.COM") and None)
+    _rejects(database, lambda conn: _customer(conn, "c2", "u2", email=again) and None)
+    _rejects(database, lambda conn: _user(conn, "u3", email=again) and None)
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from clientbook.db.tables import customers
 from clientbook.query.fields import CUSTOMERS
 from clientbook.query.native import parse_list_query
 from clientbook.services import customers as customer_service
-from tests.factories import make_customer
+from tests.db.old_rows import old_customer
 
 # What the fold before 0007 stored for this record: the letters kept inside their words.
 NAME, COMPANY = "Đoàn Văn Hải", "Bjørn Æsir"
@@ -29,8 +29,8 @@ def _found(db: Database, q: str) -> list[str]:
 def test_upgrade_refolds_what_the_old_fold_stored(unmigrated: Database) -> None:
     db = unmigrated
     migrate.upgrade(db, "0006")
-    record = make_customer(db, name=NAME, company=COMPANY, email="doan@example.com")
-    plain = make_customer(db, name="Tan Mei Ling")
+    record = old_customer(db, name=NAME, company=COMPANY, email="doan@example.com")
+    plain = old_customer(db, name="Tan Mei Ling")
     with db.read() as conn:
         columns = (customers.c.searchText, customers.c.duplicateNameKey)
         derived = conn.execute(select(*columns).where(customers.c.id == record["id"])).one()

@@ -12,6 +12,7 @@ from clientbook.db import migrate
 from clientbook.db.engine import Database
 from clientbook.db.tables import customers
 from tests.conftest import BACKENDS
+from tests.db.old_rows import old_customer
 from tests.factories import make_customer
 
 pytestmark = pytest.mark.parametrize("database_url", [BACKENDS[1]], indirect=True)
@@ -52,7 +53,7 @@ def test_upgrade_fills_the_vector_and_downgrade_restores_the_expression_index(
 ) -> None:
     db = unmigrated_postgresql
     migrate.upgrade(db, "0003")
-    before = make_customer(db, name="Siti Aminah")
+    before = old_customer(db, name="Siti Aminah")
     migrate.upgrade(db, "0004")
     assert "'^siti'" in _vector(db, before["id"])
     assert list(_search_indexes(db)) == ["ix_customers_searchVector"]

@@ -15,12 +15,11 @@ from clientbook.query.model import NEGATIVE_OF, Condition, Filter, Group, Op, So
 from clientbook.query.search import parse_terms
 
 
-def _ascii_lower(text: str) -> str:
-    return "".join(ch.lower() if "A" <= ch <= "Z" else ch for ch in text)
-
-
 def _norm(spec: Field, value: Any) -> Any:
-    return _ascii_lower(value) if spec.case_insensitive and isinstance(value, str) else value
+    # Every letter lowercased on its own, as PostgreSQL's lower() does: `Ö` meets `ö`.
+    if spec.case_insensitive and isinstance(value, str):
+        return "".join(ch.lower() if len(ch.lower()) == 1 else ch.lower()[0] for ch in value)
+    return value
 
 
 def matches(resource: Resource, node: Filter, row: dict[str, Any]) -> bool:

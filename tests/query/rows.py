@@ -24,6 +24,7 @@ def user_row(*, role: str = "user", name: str | None = None) -> dict[str, Any]:
         "createdAt": BASE_TIME,
         "updatedAt": BASE_TIME,
         "email": f"user{n}@users.example",
+        "emailFolded": f"user{n}@users.example",
         "name": name or f"User {n}",
         "role": role,
         "status": "active",
@@ -62,8 +63,9 @@ def customer_row(user_id: str, **fields: Any) -> dict[str, Any]:
     }
     row.update(fields)
     row.pop("tags", None)
-    # The service's own derivation, so that the index holds exactly what production writes.
-    row["searchText"] = derive_customer_columns(row)["searchText"]
+    # The service's own derivation, so that the indexes hold exactly what production writes.
+    derived = derive_customer_columns(row)
+    row["searchText"], row["emailFolded"] = derived["searchText"], derived["emailFolded"]
     return row
 
 

@@ -25,7 +25,7 @@ SEED_PATTERNS = {
     "nextFollowUpAt[lte]=now&status[ne]=archived&sort=nextFollowUpAt": "nextFollowUpAt",
     "totalRevenue[gt]=0&sort=-totalRevenue&limit=10": "ix_customers_totalRevenue",
     "company=Acme&sort=name": "ix_customers_company",
-    "email=Ada@Example.com&limit=1": "ux_customers_email_lower",
+    "email=Ada@Example.com&limit=1": "ux_customers_emailFolded",
     f"userId={REP}&limit=1": "ux_customers_userId",
     "tag=vip": "ix_customer_tags_tagKey",
     "q=tan mei": "customers_fts",

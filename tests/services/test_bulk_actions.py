@@ -18,7 +18,9 @@ from clientbook.services import bulk_actions as bulk
 from clientbook.services import customers as customer_service
 from tests.factories import as_principal, make_customer, make_staff, make_user
 
-DERIVED = ("phoneNormalized", "phoneValid", "emailKey", "duplicateNameKey", "searchText")
+DERIVED = (
+    "phoneNormalized", "phoneValid", "emailFolded", "emailKey", "duplicateNameKey", "searchText"
+)  # fmt: skip
 
 
 def run(db: Database, principal: Principal | None, body: dict[str, Any]) -> dict[str, Any]:

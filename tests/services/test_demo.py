@@ -34,6 +34,7 @@ from clientbook.domain.errors import Conflict
 from clientbook.domain.interactions import INTERACTION_FIELDS, validate_interaction
 from clientbook.domain.notes import NOTE_FIELDS, validate_note
 from clientbook.domain.tags import get_customer_tags, tag_key
+from clientbook.domain.text import email_folded
 from clientbook.domain.users import validate_user
 from clientbook.services import bulk, demo
 from clientbook.services.demo_records import slug
@@ -43,7 +44,9 @@ from tests.db.test_pair_counts import assert_pairs_match
 
 AS_OF = datetime(2026, 1, 15, tzinfo=UTC)
 STAFF_IDS = tuple(f"staff{n}" for n in range(len(STAFF)))
-DERIVED = ("phoneNormalized", "phoneValid", "emailKey", "duplicateNameKey", "searchText")
+DERIVED = (
+    "phoneNormalized", "phoneValid", "emailFolded", "emailKey", "duplicateNameKey", "searchText"
+)  # fmt: skip
 
 
 def plan(customers: int, *, seed: int = 7, chunk_size: int = 500) -> demo.DemoPlan:
@@ -190,6 +193,7 @@ def test_every_stored_record_revalidates_and_keeps_its_derived_columns(loaded: D
         assert {k: row[k] for k in DERIVED} == derived
     for row in select_all(loaded, users):
         validate_user({k: row[k] for k in ("email", "name", "role", "status")})
+        assert row["emailFolded"] == email_folded(row["email"])
     for row in select_all(loaded, customer_interactions):
         validate_interaction({k: row[k] for k in INTERACTION_FIELDS})
     for row in select_all(loaded, customer_notes):

@@ -157,6 +157,7 @@ def test_derived_columns_are_computed_for_every_valid_record(record: dict[str, A
     assert set(columns) == {
         "phoneNormalized",
         "phoneValid",
+        "emailFolded",
         "emailKey",
         "duplicateNameKey",
         "searchText",

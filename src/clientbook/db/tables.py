@@ -22,7 +22,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    func,
 )
 
 from clientbook.db.types import Timestamp
@@ -77,6 +76,8 @@ users = _check_lengths(
         metadata,
         *_system_columns(),
         _sized("email", 255, nullable=True),
+        # Derived from `email` where it is written (`domain.text.email_folded`); never shown.
+        Column("emailFolded", String(255), nullable=True),
         _sized("name", 128, nullable=False, server_default=""),
         Column("passwordHash", String(255), nullable=True),
         Column("passwordUpdatedAt", Timestamp, nullable=True),
@@ -137,6 +138,7 @@ customers = _check_lengths(
         # Derived, kept in step by the service layer on every write; never set by a client.
         Column("phoneNormalized", String(32), nullable=True),
         Column("phoneValid", Boolean, nullable=True),
+        Column("emailFolded", String(255), nullable=True),
         Column("emailKey", String(255), nullable=True),
         Column("duplicateNameKey", String(320), nullable=True),
         Column("searchText", Text, nullable=False, server_default=""),
@@ -332,7 +334,8 @@ import_jobs = Table(
     CheckConstraint("\"status\" IN ('queued', 'running', 'succeeded', 'failed')", name="status"),
 )
 
-Index("ux_users_email_lower", func.lower(users.c.email), unique=True)
-# The seed's "email (unique recommended)", made race-free and case-insensitive.
-Index("ux_customers_email_lower", func.lower(customers.c.email), unique=True)
+# The seed's "email (unique recommended)", made race-free and case-insensitive for every letter
+# (migration 0008; SQLite's own lower() folds ASCII only). They also serve sorting by email.
+Index("ux_users_emailFolded", users.c.emailFolded, unique=True)
+Index("ux_customers_emailFolded", customers.c.emailFolded, unique=True)
 Index("ux_customers_userId", customers.c.userId, unique=True)

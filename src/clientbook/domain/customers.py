@@ -1,5 +1,6 @@
 """The customer record: the seed's attribute catalogue, its validation (SPEC §4, §12) and the
-derived columns kept in step with each row (normalised phone, email key, search text)."""
+derived columns kept in step with each row (normalised phone, folded email, email key, search
+text)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from clientbook.domain.fields import (
 )
 from clientbook.domain.phones import phone_columns, region_for_country
 from clientbook.domain.tags import normalize_tags
-from clientbook.domain.text import words
+from clientbook.domain.text import email_folded, words
 from clientbook.domain.users import validate_email_address
 
 # ISO 4217 List One (active codes, funds and X-codes included), as of 2025.
@@ -261,8 +262,9 @@ def derive_customer_columns(
     record: Mapping[str, Any], *, default_region: str = "MY"
 ) -> dict[str, Any]:
     """The derived columns of a (validated, complete) record: phoneNormalized, phoneValid,
-    emailKey, duplicateNameKey and searchText (the folded words of name, email and company,
-    then the phone's E.164 and national digits; the search index matches word prefixes)."""
+    emailFolded (what email uniqueness and lookups compare), emailKey (duplicate detection),
+    duplicateNameKey and searchText (the folded words of name, email and company, then the
+    phone's E.164 and national digits; the search index matches word prefixes)."""
     name_words = words(record.get("name") or "")
     company_words = words(record.get("company") or "")
     email = record.get("email")
@@ -272,6 +274,7 @@ def derive_customer_columns(
     return {
         "phoneNormalized": normalized,
         "phoneValid": valid,
+        "emailFolded": email_folded(email),
         "emailKey": email_key(email),
         "duplicateNameKey": _name_key(name_words, company_words),
         "searchText": " ".join(dict.fromkeys(terms)),

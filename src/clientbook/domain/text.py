@@ -1,4 +1,5 @@
-"""Text folding shared by the search index and the search query, so both see the same words."""
+"""Text folding shared by the search index and the search query, so both see the same words, and
+the case folding of email addresses (stored, looked up and filtered the same way)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,22 @@ _WORD = re.compile(r"[^\W_]+")
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
 
 
-def ascii_lower(text: str) -> str:
-    """What SQLite's built-in `lower()` does: ASCII letters only."""
-    return text.translate(_ASCII_LOWER)
+# `str.lower()` maps these two with more than Unicode's one-letter-to-one-letter mapping: "İ" to
+# two characters, "Σ" to "ς" at a word's end. Mapped first, they get the simple mapping.
+_SIMPLE_LOWER = str.maketrans({"\u0130": "i", "\u03a3": "\u03c3"})
 
 
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+def lower_letters(text: str) -> str:
+    """Every letter lowercased on its own (Unicode's simple mapping): what PostgreSQL's
+    `lower()` does under C.UTF-8, code point for code point. Never longer than `text`, and a
+    prefix lowers to a prefix of the whole."""
+    return text.lower() if text.isascii() else text.translate(_SIMPLE_LOWER).lower()
+
+
+def email_folded(email: str | None) -> str | None:
+    """An address as it is compared, unique and looked up (SPEC §3, §12: case-insensitively):
+    trimmed, every letter lowercased. Stored as `emailFolded` on users and customers."""
+    return None if email is None else lower_letters(email.strip())
 
 
 # Letters Unicode does not decompose into a base letter and marks, folded as readers of them

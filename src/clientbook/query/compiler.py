@@ -47,7 +47,6 @@ from sqlalchemy import (
     FromClause,
     Integer,
     Select,
-    String,
     Table,
     any_,
     case,
@@ -246,9 +245,7 @@ class _Builder:
         if key.is_seq:
             return literal(value, Integer())
         spec = self.resource.fields[key.name]
-        if spec.case_insensitive:
-            return func.lower(literal(value, String()))
-        return literal(value, spec.column.type)
+        return literal(spec.compared(value), spec.expr.type)
 
     def select(
         self, from_: FromClause, where: Sequence[ColumnElement[bool]], seq: ColumnElement[Any]

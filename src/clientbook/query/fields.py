@@ -20,12 +20,13 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Select, Table, func, select
+from sqlalchemy import Column, ColumnElement, Select, Table, select
 
 from clientbook.db import tables
 from clientbook.domain import enums
 from clientbook.domain.errors import BadQuery
 from clientbook.domain.ids import is_valid_id
+from clientbook.domain.text import lower_letters
 from clientbook.domain.timestamps import parse_datetime, to_millis, utcnow
 from clientbook.query.model import Op, Scalar
 
@@ -85,17 +86,28 @@ class Field:
     sortable: bool = True
     # Non-null and unique: an ordering needs no tie-break after it.
     unique: bool = False
-    # Compared and sorted as `lower(column)` (what the unique expression index serves).
-    case_insensitive: bool = False
+    # Compared and sorted as this stored column, `domain.text.lower_letters` of `column` (every
+    # letter, as on PostgreSQL: SQLite's lower() folds ASCII only); the value is folded here.
+    folded: ColumnElement[Any] | None = None
     # Only filterable/sortable next to an equality filter on this field.
     needs: str | None = None
     # `search` on this field is the resource's full-text search (SPEC §7).
     searchable: bool = False
 
     @property
+    def case_insensitive(self) -> bool:
+        return self.folded is not None
+
+    @property
     def expr(self) -> ColumnElement[Any]:
         """What comparisons and ORDER BY use."""
-        return func.lower(self.column) if self.case_insensitive else self.column
+        return self.column if self.folded is None else self.folded
+
+    def compared(self, value: Scalar) -> Scalar:
+        """`value` as `expr` holds it: lowercased like the folded column, else as it is."""
+        if self.folded is not None and isinstance(value, str):
+            return lower_letters(value)
+        return value
 
     def allows(self, op: Op) -> bool:
         if op in SEARCH_OPS:
@@ -275,7 +287,7 @@ CUSTOMERS = Resource(
             *_system(tables.customers),
             Field("userId", _c.userId, Kind.ID, nullable=False),
             Field("name", _c.name, Kind.STRING, nullable=False, searchable=True),
-            Field("email", _c.email, Kind.STRING, case_insensitive=True, searchable=True),
+            Field("email", _c.email, Kind.STRING, folded=_c.emailFolded, searchable=True),
             Field("phone", _c.phone, Kind.STRING, searchable=True),
             Field("company", _c.company, Kind.STRING, searchable=True),
             Field("status", _c.status, Kind.ENUM, enums.CUSTOMER_STATUSES, nullable=False),
@@ -299,7 +311,7 @@ CUSTOMERS = Resource(
     ),
     aliases={**_SYSTEM_ALIASES, "tag": "tags"},
     searchable=True,
-    hidden=frozenset({"searchText", "emailKey", "duplicateNameKey"}),
+    hidden=frozenset({"searchText", "emailFolded", "emailKey", "duplicateNameKey"}),
 )
 
 
@@ -362,7 +374,7 @@ USERS = Resource(
     fields=_by_name(
         [
             *_system(tables.users),
-            Field("email", _u.email, Kind.STRING, case_insensitive=True),
+            Field("email", _u.email, Kind.STRING, folded=_u.emailFolded),
             Field("name", _u.name, Kind.STRING, nullable=False),
             Field("role", _u.role, Kind.ENUM, enums.USER_ROLES, nullable=False),
             Field("status", _u.status, Kind.ENUM, enums.USER_STATUSES, nullable=False),
@@ -370,7 +382,7 @@ USERS = Resource(
     ),
     unindexed=frozenset({"lastLoginAt", "passwordUpdatedAt"}),
     aliases=_SYSTEM_ALIASES,
-    hidden=frozenset({"passwordHash"}),
+    hidden=frozenset({"passwordHash", "emailFolded"}),
 )
 
 _a = tables.audit_logs.c

@@ -27,7 +27,6 @@ from sqlalchemy import (
 
 from clientbook.db import tables
 from clientbook.domain.errors import BadQuery
-from clientbook.domain.text import ascii_lower
 from clientbook.query.fields import Field, Kind, Resource
 from clientbook.query.model import (
     LIST_OPS,
@@ -172,9 +171,7 @@ def _positive(
     expr = spec.expr
     if op is Op.IN:
         assert isinstance(value, tuple)
-        if spec.case_insensitive:
-            return expr.in_([_bind(spec, v) for v in value])
-        return expr.in_(list(value))
+        return expr.in_([spec.compared(v) for v in value])
     if op in _TEXT_OPS:
         assert isinstance(value, tuple)
         texts = [str(v) for v in value]
@@ -205,10 +202,7 @@ def compare(spec: Field, op: Op, value: Scalar) -> ColumnElement[bool]:
 
 
 def _bind(spec: Field, value: Scalar) -> ColumnElement[Any]:
-    # `lower()` on both sides: the database folds the value exactly as it folds the column.
-    if spec.case_insensitive:
-        return func.lower(literal(value, String()))
-    return literal(value, spec.column.type)
+    return literal(spec.compared(value), spec.expr.type)
 
 
 def _tags(spec: Field, op: Op, value: Value) -> ColumnElement[bool]:
@@ -232,7 +226,7 @@ def _text(spec: Field, op: Op, text: str, dialect: str) -> ColumnElement[bool]:
         if dialect == "sqlite":
             # A range on the column's own index: with SQLite's binary collation,
             # "starts with p" is exactly p <= value < successor(p).
-            low = ascii_lower(text) if spec.case_insensitive else text
+            low = str(spec.compared(text))
             high = successor(low)
             in_range = expr >= literal(low, String())
             return in_range if high is None else and_(in_range, expr < literal(high, String()))

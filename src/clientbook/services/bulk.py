@@ -41,6 +41,7 @@ from clientbook.db.tables import (
 )
 from clientbook.domain import tags as tag_rules
 from clientbook.domain.customers import derive_customer_columns
+from clientbook.domain.text import email_folded
 
 Row = dict[str, Any]
 
@@ -180,7 +181,8 @@ def build_user_row(
     created_at: datetime,
     password_hash: str | None = None,
 ) -> Row:
-    """The row `users.insert_user` inserts for `values` (the output of `validate_user`)."""
+    """The row of a new account (`users.insert_user`, and the loaders' invited owners) for
+    `values` (the output of `validate_user`), with its `emailFolded`."""
     row = {
         "role": "user",
         "status": "active",
@@ -191,6 +193,7 @@ def build_user_row(
         "updatedAt": created_at,
         "passwordHash": password_hash,
         "passwordUpdatedAt": created_at if password_hash else None,
+        "emailFolded": email_folded(values.get("email")),
     }
     row.pop("password", None)
     return row

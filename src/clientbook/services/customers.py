@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from clientbook.access import (
     Principal,
@@ -42,6 +42,7 @@ from clientbook.domain.errors import (
 )
 from clientbook.domain.fields import FieldError, parse_json_object
 from clientbook.domain.ids import is_valid_id, new_id
+from clientbook.domain.text import email_folded
 from clientbook.domain.timestamps import format_datetime, utcnow
 from clientbook.query.compiler import Page, run_list
 from clientbook.query.fields import CUSTOMERS
@@ -61,8 +62,11 @@ PUBLIC_COLUMNS = (
 )  # fmt: skip
 _READ_COLUMNS = [customers.c[name] for name in (*PUBLIC_COLUMNS, "seq", "version")]
 
+EMAIL_TAKEN = ("email", "A customer with this email already exists")
 UNIQUE_MESSAGES = {
-    "ux_customers_email_lower": ("email", "A customer with this email already exists"),
+    # SQLite names the indexed column, PostgreSQL the index.
+    "customers.emailFolded": EMAIL_TAKEN,
+    "ux_customers_emailFolded": EMAIL_TAKEN,
     "customers.userId": ("userId", "This user already has a customer record"),
     "ux_customers_userId": ("userId", "This user already has a customer record"),
     "customers.id": ("$id", "This id is already used"),
@@ -167,13 +171,12 @@ def _check_email_free(conn: Connection, email: str | None, *, except_id: str | N
     """The seed's duplicate-email check; the unique index makes it race-free behind this."""
     if email is None:
         return
-    # `lower()` on both sides, as the unique index compares (ASCII letters only on SQLite).
-    query = select(customers.c.id).where(func.lower(customers.c.email) == func.lower(email))
+    query = select(customers.c.id).where(customers.c.emailFolded == email_folded(email))
     if except_id is not None:
         query = query.where(customers.c.id != except_id)
     if conn.execute(query).first() is not None:
-        message = "A customer with this email already exists"
-        raise Conflict(message, fields={"email": message})
+        field, message = EMAIL_TAKEN
+        raise Conflict(message, fields={field: message})
 
 
 def _sync_tags(conn: Connection, customer_id: str, metadata: str | None) -> None:

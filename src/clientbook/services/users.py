@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from clientbook.access import Principal, require_authenticated, require_staff
@@ -18,6 +18,7 @@ from clientbook.db.engine import Database
 from clientbook.db.tables import customers, users
 from clientbook.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from clientbook.domain.ids import is_valid_id, new_id
+from clientbook.domain.text import email_folded
 from clientbook.domain.timestamps import utcnow
 from clientbook.domain.users import validate_user
 from clientbook.query.compiler import Page, run_list
@@ -26,13 +27,17 @@ from clientbook.query.model import ListQuery
 from clientbook.query.native import parse_list_query
 from clientbook.services import audit
 from clientbook.services.auth.sessions import revoke_user_sessions
+from clientbook.services.bulk import build_user_row
 from clientbook.services.passwords import hash_password
 from clientbook.services.records import Presenter, unique_conflicts
 
 PUBLIC_COLUMNS = ("id", "createdAt", "updatedAt", "email", "name", "role", "status", "lastLoginAt")
 _READ_COLUMNS = [users.c[n] for n in (*PUBLIC_COLUMNS, "seq", "passwordUpdatedAt")]
+EMAIL_TAKEN = ("email", "An account with this email already exists")
 UNIQUE_MESSAGES = {
-    "ux_users_email_lower": ("email", "An account with this email already exists"),
+    # SQLite names the indexed column, PostgreSQL the index.
+    "users.emailFolded": EMAIL_TAKEN,
+    "ux_users_emailFolded": EMAIL_TAKEN,
     "users.id": ("$id", "This id is already used"),
     "uq_users_id": ("$id", "This id is already used"),
 }
@@ -61,13 +66,11 @@ def get_user(conn: Connection, user_id: str) -> User:
 
 
 def find_user_by_email(conn: Connection, email: str) -> User | None:
-    row = conn.execute(
-        select(*_READ_COLUMNS, users.c.passwordHash).where(
-            # The unique index's own `lower()` on both sides: on SQLite it folds ASCII letters
-            # only, and Python's folding of the address found no account for `Ö…@…`.
-            func.lower(users.c.email) == func.lower(email.strip())
-        )
-    ).first()
+    """The account whose address is `email` in any case (what the unique index compares)."""
+    query = select(*_READ_COLUMNS, users.c.passwordHash).where(
+        users.c.emailFolded == email_folded(email)
+    )
+    row = conn.execute(query).first()
     return None if row is None else dict(row._mapping)
 
 
@@ -85,19 +88,9 @@ def insert_user(
         raise ValidationFailed({"$id": "1-36 characters of a-z A-Z 0-9 . _ -"})
     if values.get("status", "active") != "invited" and not values.get("email"):
         raise ValidationFailed({"email": "required"})
-    now = utcnow()
-    row = {
-        "role": "user",
-        "status": "active",
-        "name": "",
-        **values,
-        "id": user_id or new_id(),
-        "createdAt": now,
-        "updatedAt": now,
-        "passwordHash": password_hash,
-        "passwordUpdatedAt": now if password_hash else None,
-    }
-    row.pop("password", None)
+    row = build_user_row(
+        values, user_id=user_id or new_id(), created_at=utcnow(), password_hash=password_hash
+    )
     with unique_conflicts(UNIQUE_MESSAGES):
         conn.execute(insert(users), [row])
     changes = audit.diff({}, {k: row[k] for k in ("email", "name", "role", "status")})

@@ -117,7 +117,7 @@ def validate_signup(data: Mapping[str, Any]) -> dict[str, str]:
 
 def assert_email_free(conn: Connection, email: str) -> None:
     if user_service.find_user_by_email(conn, email) is not None:
-        field, message = user_service.UNIQUE_MESSAGES["ux_users_email_lower"]
+        field, message = user_service.EMAIL_TAKEN
         raise Conflict(message, fields={field: message})
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from clientbook.db.tables import login_throttle
 from clientbook.domain.errors import Throttled
+from clientbook.domain.text import email_folded
 
 ACCOUNT_LIMIT = 5
 ADDRESS_LIMIT = 30
@@ -35,7 +36,8 @@ class Counter:
 
 
 def account_counter(email: str) -> Counter:
-    return Counter(f"account:{email.strip().lower()}"[:_KEY_SIZE], ACCOUNT_LIMIT)
+    """One counter per account as sign-in finds it: the address in any case."""
+    return Counter(f"account:{email_folded(email)}"[:_KEY_SIZE], ACCOUNT_LIMIT)
 
 
 def address_counter(ip: str) -> Counter:

@@ -32,7 +32,7 @@ from functools import lru_cache
 from typing import IO, Any, Final, NamedTuple
 
 import orjson
-from sqlalchemy import Connection, Update, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Update, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from clientbook.access import (
@@ -49,7 +49,7 @@ from clientbook.domain.customers import (
 )
 from clientbook.domain.errors import DomainError, TooLarge, ValidationFailed
 from clientbook.domain.ids import new_id
-from clientbook.domain.text import ascii_lower
+from clientbook.domain.text import email_folded
 from clientbook.domain.timestamps import format_datetime, utcnow
 from clientbook.domain.users import USER_NAME_MAX_LENGTH
 from clientbook.services import audit, bulk
@@ -85,7 +85,7 @@ _DEFAULTS: Final = {
 # OF `searchText` re-indexes the full-text entry, and every SET column rewrites its indexes'
 # entries, changed or not (measured: a third of an update's cost). One missing here is SET.
 _DERIVED_COLUMNS: Final = (
-    "phoneNormalized", "phoneValid", "emailKey", "duplicateNameKey", "searchText"
+    "phoneNormalized", "phoneValid", "emailFolded", "emailKey", "duplicateNameKey", "searchText"
 )  # fmt: skip
 _READ_COLUMNS = [
     customers.c[name] for name in (*customer_service.PUBLIC_COLUMNS, "version", *_DERIVED_COLUMNS)
@@ -99,7 +99,8 @@ class _RollBack(Exception):
 
 
 def _key(email: Any) -> str | None:
-    return email.strip().lower() if isinstance(email, str) and email.strip() else None
+    """How rows, records and accounts meet on email: the stored `emailFolded` of the address."""
+    return email_folded(email) if isinstance(email, str) and email.strip() else None
 
 
 @dataclass
@@ -254,14 +255,7 @@ class Importer:
         known = _Known()
         conn = self.conn
         ids = {r[ID] for r in rows if isinstance(r.get(ID), str)}
-        # Both foldings the database's lower() may apply (SQLite's folds ASCII letters only):
-        # Python's alone missed a stored `Ö…@…` that the file held as it is.
-        emails = {
-            lowered
-            for r in rows
-            if (key := _key(r.get("email"))) is not None
-            for lowered in (key, ascii_lower(r["email"].strip()))
-        }
+        emails = {key for r in rows if (key := _key(r.get("email"))) is not None}
         if not self.principal.is_staff:
             mine = customer_service.find_own_customer(conn, self.principal)
             if mine is not None:
@@ -272,18 +266,18 @@ class Importer:
             for row in conn.execute(query).mappings():
                 known.remember(dict(row))
         if emails:
-            query = select(*_READ_COLUMNS).where(func.lower(customers.c.email).in_(emails))
+            query = select(*_READ_COLUMNS).where(customers.c.emailFolded.in_(emails))
             for row in conn.execute(query).mappings():
                 known.remember(dict(row))
         owner_ids = {r["userId"] for r in rows if isinstance(r.get("userId"), str)}
-        account_columns = (users.c.id, users.c.email)
+        account_columns = (users.c.id, users.c.email, users.c.emailFolded)
         if owner_ids:
             query = select(*account_columns).where(users.c.id.in_(owner_ids))
             known.users_by_id = {row.id: dict(row._mapping) for row in conn.execute(query)}
         if emails:
-            query = select(*account_columns).where(func.lower(users.c.email).in_(emails))
+            query = select(*account_columns).where(users.c.emailFolded.in_(emails))
             for account in conn.execute(query):
-                known.users_by_email[account.email.lower()] = dict(account._mapping)
+                known.users_by_email[account.emailFolded] = dict(account._mapping)
                 known.users_by_id[account.id] = dict(account._mapping)
         if known.users_by_id:
             query = select(customers.c.userId).where(customers.c.userId.in_(known.users_by_id))
@@ -375,8 +369,8 @@ class Importer:
             created_at=self.now,
         )
         known.users_by_id[user["id"]] = user
-        if free_email is not None:
-            known.users_by_email[free_email.lower()] = user
+        if user["emailFolded"] is not None:
+            known.users_by_email[user["emailFolded"]] = user
         return str(user["id"]), user
 
     def _update(self, data: dict[str, Any], current: Record) -> None:
