@@ -31,6 +31,8 @@ STAFF_FIELDS = frozenset(
     }
 )  # fmt: skip
 SYSTEM_FIELDS = frozenset({"createdBy", "updatedBy", "$createdAt", "$updatedAt", "$sequence"})
+# An account's: the same, and the time of its last sign-in.
+USER_SYSTEM_FIELDS = SYSTEM_FIELDS | {"lastLoginAt"}
 SYSTEM_ONLY = "set by the system only"
 # The keys of `metadata` that staff write: the seed's integration data and its status change
 # (SPEC §5: an owner sets "metadata (tags and customFields)"). Other keys are the owner's.
@@ -115,10 +117,12 @@ def assert_can_set_customer_fields(
     _forbid(refused)
 
 
-def assert_no_system_fields(fields: Iterable[str]) -> None:
+def assert_no_system_fields(
+    fields: Iterable[str], *, system: frozenset[str] = SYSTEM_FIELDS
+) -> None:
     """SPEC §12: a client that sends a field only the system sets, staff included, gets
-    Forbidden naming it (records, interactions and notes alike)."""
-    _forbid(_refusing(set(fields) & SYSTEM_FIELDS, SYSTEM_ONLY))
+    Forbidden naming it (records, interactions and notes alike; accounts: USER_SYSTEM_FIELDS)."""
+    _forbid(_refusing(set(fields) & system, SYSTEM_ONLY))
 
 
 def owner_metadata(sent: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:

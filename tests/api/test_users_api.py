@@ -145,3 +145,28 @@ def test_unknown_user_is_404(api: Api) -> None:
     assert api.get("/api/users/nobody", headers=headers).status_code == 404
     assert api.patch("/api/users/nobody", json={"name": "x"}, headers=headers).status_code == 404
     assert api.delete("/api/users/nobody", headers=headers).status_code == 404
+
+
+def test_a_system_field_sent_by_staff_is_403_naming_it(api: Api) -> None:
+    # SPEC §12, as for customers, notes and interactions: never "unknown field".
+    headers = api.staff_headers()
+    target = make_user(api.db)
+    system = {
+        "$createdAt": "2024-01-01T00:00:00Z",
+        "$updatedAt": "2024-01-01T00:00:00Z",
+        "createdBy": target["id"],
+        "updatedBy": target["id"],
+        "lastLoginAt": "2024-01-01T00:00:00Z",
+    }
+    for name, value in system.items():
+        body = {"email": f"{name.strip('$').lower()}@example.com", name: value}
+        created = api.post("/api/users", json=body, headers=headers)
+        changed = api.patch(f"/api/users/{target['id']}", json={name: value}, headers=headers)
+        for response in (created, changed):
+            assert response.status_code == 403, response.text
+            assert response.json()["error"]["fields"] == {name: "set by the system only"}
+    together = api.patch(
+        f"/api/users/{target['id']}", json={**system, "name": "New"}, headers=headers
+    )
+    assert set(together.json()["error"]["fields"]) == set(system)
+    assert api.get(f"/api/users/{target['id']}", headers=headers).json()["name"] == target["name"]

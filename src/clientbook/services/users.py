@@ -13,7 +13,13 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from clientbook.access import Principal, require_authenticated, require_staff
+from clientbook.access import (
+    USER_SYSTEM_FIELDS,
+    Principal,
+    assert_no_system_fields,
+    require_authenticated,
+    require_staff,
+)
 from clientbook.db.engine import Database
 from clientbook.db.tables import customers, users
 from clientbook.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -238,8 +244,10 @@ def list_visible_users(conn: Connection, principal: Principal | None, query: Lis
 def validate_new_account(data: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
     """The values of a staff-created account and its password (None: an invitation).
 
-    Every problem at once: unknown keys, `status` (derived, never sent) and the field rules.
+    Every problem at once: unknown keys, `status` (derived, never sent) and the field rules;
+    a system field is Forbidden first (SPEC §12), as on every other resource.
     """
+    assert_no_system_fields(data, system=USER_SYSTEM_FIELDS)
     errors = {key: "unknown field" for key in data if key not in CREATE_KEYS}
     if "status" in data:
         errors["status"] = "set by the system: invited without a password, active with one"
@@ -321,6 +329,7 @@ def assert_keeps_an_admin(conn: Connection, user: Mapping[str, Any]) -> None:
 
 def _patch_values(conn: Connection, current: User, data: Mapping[str, Any]) -> dict[str, Any]:
     """The cleaned PATCH values, with `active` meaning "unblock" (see the notes above)."""
+    assert_no_system_fields(data, system=USER_SYSTEM_FIELDS)
     errors = {key: "unknown field" for key in data if key not in PATCH_KEYS}
     values: dict[str, Any] = {}
     try:
