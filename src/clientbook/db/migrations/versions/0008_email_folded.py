@@ -69,13 +69,8 @@ def upgrade() -> None:
 
 
 def _fill(table: sa.TableClause) -> None:
-    """`emailFolded` of every row with an email, in `seq` order, `_BATCH` rows a statement."""
+    """`emailFolded` of every row with an email, in `seq` order, `_BATCH` rows at a time."""
     conn = op.get_bind()
-    write = (
-        sa.update(table)
-        .where(table.c.seq == sa.bindparam("_seq"))
-        .values(emailFolded=sa.bindparam("folded"))
-    )
     last = 0
     while True:
         rows = conn.execute(
@@ -86,8 +81,31 @@ def _fill(table: sa.TableClause) -> None:
         ).all()
         if not rows:
             return
-        conn.execute(write, [{"_seq": r.seq, "folded": email_folded(r.email)} for r in rows])
+        _write(table, [(r.seq, email_folded(r.email)) for r in rows])
         last = rows[-1].seq
+
+
+def _write(table: sa.TableClause, folded: list[tuple[int, str | None]]) -> None:
+    conn = op.get_bind()
+    if conn.dialect.name == "postgresql":
+        # One statement a batch: with an UPDATE a row, this migration took ~6 s per 100,000
+        # accounts, ~3 s so (SQLite's executemany: ~1 s).
+        seqs, values = zip(*folded, strict=True)
+        conn.execute(
+            sa.text(
+                f'UPDATE "{table.name}" SET "emailFolded" = v.folded '
+                "FROM unnest(CAST(:seqs AS bigint[]), CAST(:values AS text[])) AS v(seq, folded) "
+                f'WHERE "{table.name}".seq = v.seq'
+            ),
+            {"seqs": list(seqs), "values": list(values)},
+        )
+        return
+    write = (
+        sa.update(table)
+        .where(table.c.seq == sa.bindparam("_seq"))
+        .values(emailFolded=sa.bindparam("folded"))
+    )
+    conn.execute(write, [{"_seq": seq, "folded": value} for seq, value in folded])
 
 
 def _clashes(table: sa.TableClause) -> str:
