@@ -140,6 +140,19 @@ def test_bad_query_parameters_are_400_naming_them(api: Api, query: str, param: s
     assert param in response.json()["error"]["fields"]
 
 
+def test_duplicates_take_a_limit_up_to_1000_as_every_list(api: Api) -> None:
+    # SPEC §12 Lists: "limit default 25, maximum 1000".
+    make_customer(api.db, phone="012-345 6789")
+    make_customer(api.db, phone="+60 12-345 6789")
+    staff = api.staff_headers()
+    page = api.get("/api/customers/duplicates?limit=1000", headers=staff)
+    assert page.status_code == 200, page.text
+    assert [g["count"] for g in page.json()["groups"]] == [2]
+    too_many = api.get("/api/customers/duplicates?limit=1001", headers=staff)
+    assert too_many.status_code == 400
+    assert too_many.json()["error"]["fields"] == {"limit": "must be an integer from 1 to 1000"}
+
+
 def test_duplicates_are_paginated_by_group(api: Api) -> None:
     for phone in ("+60 12-345 6789", "012-345 6789", "+60 3-1234 5678", "03-1234 5678"):
         make_customer(api.db, phone=phone)

@@ -123,7 +123,7 @@ def test_no_duplicates_no_groups(database: Database) -> None:
     [
         ({"reason": "surname"}, "reason"),
         ({"limit": 0}, "limit"),
-        ({"limit": "101"}, "limit"),
+        ({"limit": "1001"}, "limit"),
         ({"limit": "ten"}, "limit"),
         ({"cursor": "not-a-cursor"}, "cursor"),
         ({"cursor": duplicates.encode_cursor(duplicates.Position("email", "a")),

@@ -30,7 +30,7 @@ REASONS: Final[dict[str, Column[Any]]] = {
     "name_company": customers.c.duplicateNameKey,
 }
 DEFAULT_LIMIT: Final = 25
-MAX_LIMIT: Final = 100
+MAX_LIMIT: Final = 1000  # SPEC §12 Lists: "maximum 1000"
 # A group's `count` is exact; its member list stops here (the oldest records, by creation), so
 # that one number typed into ten thousand records cannot make a page of ten thousand objects.
 MEMBERS_PER_GROUP: Final = 50
