@@ -28,13 +28,14 @@ from clientbook.access import Principal, require_authenticated
 from clientbook.api.deps import get_principal
 from clientbook.api.errors import domain_error_response
 from clientbook.api.http import JSONBytes
+from clientbook.api.query_params import CHECKED_QUERY, parses_own_query
 from clientbook.api.schemas import ERROR_RESPONSES
 from clientbook.domain.errors import BadQuery, TooLarge, UnsupportedMedia, ValidationFailed
 from clientbook.services import exports, import_jobs, import_uploads
 from clientbook.services.imports import ImportOptions, parse_format
 from clientbook.services.runtime import Database
 
-router = APIRouter(tags=["import and export"])
+router = APIRouter(tags=["import and export"], dependencies=CHECKED_QUERY)
 _FLAGS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False}
 _FLAGS |= {"no": False, "off": False, "": False}
 _FLAG_NAMES = ("overwrite", "skipErrors", "dryRun")
@@ -50,6 +51,7 @@ def _db(request: Request) -> Database:
     "/api/customers/export",
     responses={**ERROR_RESPONSES, 200: {"description": "The export file, streamed"}},
 )
+@parses_own_query
 async def export_customers(
     request: Request, principal: Principal | None = Depends(get_principal)
 ) -> StreamingResponse:
@@ -154,6 +156,7 @@ def _save(upload: UploadFile) -> Path:
         }
     },
 )
+@parses_own_query
 async def import_customers(
     request: Request, principal: Principal | None = Depends(get_principal)
 ) -> JSONBytes:
