@@ -69,6 +69,24 @@ def test_an_unknown_query_parameter_is_named_with_the_lists_wording(
     assert api.get(f"/api/customers/{record['id']}", headers=api.key_headers()).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/api/customers/{id}"), ("PATCH", "/api/customers/{id}"), ("DELETE", "/api/me")],
+)
+def test_an_anonymous_caller_is_told_401_before_the_query_is_judged(
+    api: Api, method: str, path: str
+) -> None:
+    record = make_customer(api.db)
+    response = api.request(method, path.format(id=record["id"]) + "?foo=1")
+    assert response.status_code == 401, response.text
+
+
+def test_a_route_anyone_may_call_judges_the_query_at_once(api: Api) -> None:
+    response = api.post("/api/auth/login?foo=1", json={"email": "a@example.com", "password": "x"})
+    assert response.status_code == 400
+    assert set(response.json()["error"]["fields"]) == {"foo"}
+
+
 def test_the_parameters_a_route_takes_still_work(api: Api) -> None:
     owner = make_user(api.db)
     record = make_customer(api.db, owner=owner, metadata={"tags": ["vip"]})

@@ -25,7 +25,7 @@ def test_one_line_per_request_with_its_id_route_status_and_principal(
     staff = ops_api.staff_headers()
     record = make_customer(ops_api.db)
     sent = ops_api.get(
-        f"/api/customers/{record['id']}?fields=name", headers={**staff, "X-Request-ID": "r-42"}
+        f"/api/customers/{record['id']}?parse=json", headers={**staff, "X-Request-ID": "r-42"}
     )
     fresh = ops_api.get("/api/customers/nosuch", headers=staff)
     assert sent.headers["x-request-id"] == "r-42"
@@ -36,7 +36,7 @@ def test_one_line_per_request_with_its_id_route_status_and_principal(
     assert first["route"] == "/api/customers/{customer_id}"
     assert (first["method"], first["status"], first["principal"]) == ("GET", 200, "user")
     assert isinstance(first["principal_id"], str) and first["duration_ms"] >= 0
-    assert "path" not in first and "fields=name" not in log_lines.text
+    assert "path" not in first and "parse=json" not in log_lines.text
 
 
 def test_an_unusable_request_id_is_replaced_and_the_id_reaches_the_audit_log(

@@ -17,10 +17,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import BackgroundTasks, Depends, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
+from clientbook.access import require_authenticated
+from clientbook.api.deps import get_authentication
 from clientbook.domain.errors import BadQuery
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -42,6 +44,14 @@ def _query_names(dependant: Dependant) -> Iterator[str]:
         yield from _query_names(sub)
 
 
+def _asks_who_calls(dependant: Dependant) -> bool:
+    """Whether the route resolves the caller's credential (every route but sign-up and the
+    like, which anyone may call)."""
+    return dependant.call is get_authentication or any(
+        _asks_who_calls(sub) for sub in dependant.dependencies
+    )
+
+
 def _declared(route: APIRoute) -> frozenset[str] | None:
     """The query parameters `route` takes; None when it checks its query string itself."""
     cached = _DECLARED.get(id(route))
@@ -61,8 +71,9 @@ def unknown_query_error(unknown: list[str]) -> BadQuery:
     )
 
 
-async def reject_unknown_query(request: Request) -> None:
-    """400 `bad_query` naming every query parameter the matched route does not take."""
+async def reject_unknown_query(request: Request, background: BackgroundTasks) -> None:
+    """400 `bad_query` naming every query parameter the matched route does not take; an
+    anonymous caller of a route that needs one is told 401 first, as without the parameter."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or not request.query_params:
         return
@@ -71,6 +82,9 @@ async def reject_unknown_query(request: Request) -> None:
         return
     unknown = sorted(set(request.query_params) - declared)
     if unknown:
+        if _asks_who_calls(route.dependant):
+            authentication = await get_authentication(request, background)
+            require_authenticated(None if authentication is None else authentication.principal)
         raise unknown_query_error(unknown)
 
 
