@@ -88,6 +88,24 @@ def test_an_action_with_an_unknown_key_changes_nothing(api: Api) -> None:
     assert after.json()["status"] == "lead" and after.headers["ETag"] == before
 
 
+@pytest.mark.parametrize("reason", [5, "x" * 6000, "nul\x00byte"])
+@pytest.mark.parametrize("status", ["bogus", "lead"])
+def test_a_bad_status_and_a_bad_reason_are_named_in_one_422(
+    api: Api, status: str, reason: Any
+) -> None:
+    # The reason used to be checked only once the status had passed, and not at all when the
+    # status was the current one (a no-op).
+    record = make_customer(api.db, status="lead")
+    url = f"/api/customers/{record['id']}"
+    before = api.get(url, headers=api.key_headers()).headers["ETag"]
+    body = {"status": status, "reason": reason}
+    response = api.put(f"{url}/status", json=body, headers=api.key_headers())
+    assert response.status_code == 422, response.text
+    expected = {"reason"} | ({"status"} if status == "bogus" else set())
+    assert set(response.json()["error"]["fields"]) == expected
+    assert api.get(url, headers=api.key_headers()).headers["ETag"] == before
+
+
 def test_a_bad_tag_is_named_as_the_body_key_tags(api: Api) -> None:
     record = make_customer(api.db)
     url = f"/api/customers/{record['id']}/tags"

@@ -518,23 +518,38 @@ def change_status(
     """
     principal = require_staff(principal)
     current = _load_for_write(conn, principal, customer_id, expected_version)
-    settings = settings_of(conn)
-    values = validate_customer({"status": status}, current=current)
+    values, reason = _status_change_values(current, status, reason, actor_id=principal.id)
     if values["status"] == current["status"]:
         return current
-    reason = clean_status_reason(reason)
-    metadata = status_change_metadata(
-        current["metadata"], reason=reason, actor_id=principal.id, at=utcnow()
-    )
-    with _named_as("metadata", "reason"):  # what was sent is the reason
-        values = validate_customer(
-            {"status": values["status"], "metadata": metadata},
-            current=current,
-            default_region=settings.default_region,
-        )
     return _apply_changes(
         conn, principal, current, values, action="customer.status_changed", reason=reason
     )
+
+
+def _status_change_values(
+    current: Customer, status: Any, reason: Any, *, actor_id: str | None
+) -> tuple[dict[str, Any], str | None]:
+    """The new `status` and merged `metadata`, and the cleaned reason; a bad status and a bad
+    reason are named together in one ValidationFailed (SPEC §4), whether or not the status
+    would change."""
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    try:
+        values = validate_customer({"status": status}, current=current)
+    except ValidationFailed as exc:
+        errors.update(exc.fields)
+    try:
+        reason = clean_status_reason(reason)
+        metadata = status_change_metadata(
+            current["metadata"], reason=reason, actor_id=actor_id, at=utcnow()
+        )
+        with _named_as("metadata", "reason"):  # what was sent is the reason
+            values = validate_customer({**values, "metadata": metadata}, current=current)
+    except ValidationFailed as exc:
+        errors.update(exc.fields)
+    if errors:
+        raise ValidationFailed(errors)
+    return values, reason
 
 
 def note_contact(
