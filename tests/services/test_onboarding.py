@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from clientbook.db.engine import Database
 from clientbook.db.tables import customers, users
-from clientbook.domain.errors import Forbidden, ValidationFailed
+from clientbook.domain.errors import Conflict, Forbidden, ValidationFailed
 from clientbook.services import onboarding
 from tests.factories import as_principal, make_customer, make_staff, make_user
 
@@ -40,11 +40,11 @@ def test_an_existing_account_without_a_record_owns_it(database: Database) -> Non
     assert record["userId"] == account["id"]
 
 
-def test_an_account_that_has_a_record_is_refused_on_the_email_field(database: Database) -> None:
+def test_an_account_that_has_a_record_is_a_conflict_on_the_email_field(database: Database) -> None:
     account = make_user(database, email="owner@example.com")
     make_customer(database, account)
     staff = as_principal(make_staff(database))
-    with pytest.raises(ValidationFailed) as failed, database.transaction() as conn:
+    with pytest.raises(Conflict) as failed, database.transaction() as conn:
         onboarding.add_customer(conn, staff, {"name": "Again", "email": "owner@example.com"})
     assert set(failed.value.fields) == {"email"}
 

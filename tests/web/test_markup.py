@@ -118,3 +118,16 @@ def test_pages_name_their_icon_and_favicon_ico_answers(pages: Pages) -> None:
     assert legacy.headers["content-type"].startswith("image/svg+xml")
     assert legacy.content == icon.content
     assert "no-store" not in legacy.headers["cache-control"]
+
+
+def test_no_page_lets_the_browser_judge_an_email_address(pages: Pages) -> None:
+    """A browser's type="email" refuses `Ösa@…`, which the service accepts (the sign-in form
+    posted nothing for such an account), and rewrites IDN domains: every email box is text
+    with the email keyboard."""
+    anonymous = [pages.get(path).text for path in ("/signin", "/signup")]
+    paths, _record = _console_pages(pages)
+    console = [pages.get(path).text for path in paths]
+    for html in anonymous + console:
+        assert 'type="email"' not in html
+    assert anonymous[0].count('inputmode="email"') == 1
+    assert 'id="filter-email" name="email" type="text" inputmode="email"' in console[-3]

@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 
 from clientbook.access import Principal, require_staff
 from clientbook.domain.customers import validate_customer
-from clientbook.domain.errors import ValidationFailed
+from clientbook.domain.errors import Conflict, ValidationFailed
 from clientbook.services import customers as customer_service
 from clientbook.services import users as user_service
 
@@ -47,7 +47,11 @@ def _owner_for(conn: Connection, principal: Principal, values: Mapping[str, Any]
     account = user_service.find_user_by_email(conn, email)
     if account is not None:
         if user_service.owned_customer_id(conn, account["id"]) is not None:
-            raise ValidationFailed({"email": OWNER_HAS_RECORD})
+            # A second record for one account is a conflict, as a taken email is (SPEC §12).
+            raise Conflict(
+                "The account with this email already has a customer record",
+                fields={"email": OWNER_HAS_RECORD},
+            )
         return str(account["id"])
     name = values.get("name") if isinstance(values.get("name"), str) else ""
     invited = user_service.create_account(
