@@ -17,6 +17,7 @@ def test_a_browser_gets_an_html_not_found_page(pages: Pages, path: str) -> None:
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("text/html")
     assert "This page does not exist" in response.text
+    assert "<title>Not found" in response.text and "Something went wrong" not in response.text
 
 
 def test_the_not_found_page_speaks_malay(pages: Pages) -> None:
