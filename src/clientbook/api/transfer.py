@@ -97,16 +97,45 @@ def _flag_errors(values: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def _check_query_options(query: Mapping[str, str]) -> None:
-    """SPEC §12: a bad option in the query string is 400 naming it (in the form, a body
-    field, it is 422; a form's unknown format 415, as a file of that kind)."""
+def _check_query_options(query: QueryParams) -> None:
+    """SPEC §12: every bad import option in the query string named in one 400: one the import
+    does not take, one given more than once (which value would it mean?), a bad flag or
+    format. (In the form, a body field, a bad option is 422; a form's unknown format 415, as a
+    file of that kind.)"""
+    counts = Counter(name for name, _value in query.multi_items())
     errors = _flag_errors(query)
     try:
         parse_format(query.get("format"))
     except UnsupportedMedia as exc:
         errors.update(exc.fields)
+    errors |= {name: "given more than once" for name, n in counts.items() if n > 1}
+    errors |= {name: "not an import option" for name in counts if name not in _OPTION_NAMES}
     if errors:
         raise BadQuery("Invalid import options in the query string", fields=errors)
+
+
+def _form_options(query: QueryParams, form: FormData) -> tuple[UploadFile, ImportOptions]:
+    """The upload and its options. An option also in the query string is a 400 naming the
+    query's (SPEC §12); the form's own errors (no file, an unknown field, one given twice, a
+    bad flag) are one 422 naming each (SPEC §4). Either way no import runs on a guessed value."""
+    names = [name for name, _value in form.multi_items() if name != "file"]
+    both = sorted(set(names) & set(query))
+    if both:
+        message = "also given as a form field: give each option once"
+        raise BadQuery(message, fields={name: message for name in both})
+    errors = {name: "unknown field" for name in names if name not in _OPTION_NAMES}
+    errors |= {name: "given more than once" for name in names if names.count(name) > 1}
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        errors["file"] = "required: the file to import"
+    values = {**query, **{name: form[name] for name in names if name not in errors}}
+    try:
+        options = _options(values)
+    except ValidationFailed as exc:
+        errors |= exc.fields
+    if errors or not isinstance(upload, UploadFile):
+        raise ValidationFailed(errors)
+    return upload, options
 
 
 def _options(values: dict[str, Any]) -> ImportOptions:
@@ -165,10 +194,6 @@ async def import_customers(
     on (422 for failed rows, 413 for too many rows) with the job; large ones 202 at once."""
     db = _db(request)
     require_authenticated(principal)
-    unknown_params = sorted(set(request.query_params) - set(_OPTION_NAMES))
-    if unknown_params:
-        message = "not an import option"
-        raise BadQuery(message, fields={name: message for name in unknown_params})
     _check_query_options(request.query_params)
     limit = db.settings.max_upload_bytes
     length = request.headers.get("content-length", "")
@@ -178,14 +203,7 @@ async def import_customers(
         raise UnsupportedMedia("Send the file as multipart/form-data, in the field `file`")
     limited = Request(request.scope, _limited_receive(request, limit))
     async with limited.form(max_files=1, max_fields=len(_OPTION_NAMES)) as form:
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise ValidationFailed({"file": "required: the file to import"})
-        unknown = [k for k in form if k != "file" and k not in _OPTION_NAMES]
-        if unknown:
-            raise ValidationFailed({name: "unknown field" for name in unknown})
-        values = {**dict(request.query_params), **{k: v for k, v in form.items() if k != "file"}}
-        options = _options(values)
+        upload, options = _form_options(request.query_params, form)
         path = await run_in_threadpool(_save, upload)
         filename = upload.filename
     submitted = await run_in_threadpool(
