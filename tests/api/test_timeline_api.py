@@ -68,3 +68,20 @@ def test_timeline_total_and_bad_parameters(api: Api) -> None:
     response = api.get(url, params={"limit": "5000", "sort": "at"}, headers=headers)
     assert response.status_code == 400
     assert set(response.json()["error"]["fields"]) == {"limit", "sort"}
+
+
+def test_the_timeline_takes_an_offset_like_every_list(api: Api) -> None:
+    headers = api.staff_headers()
+    record = make_customer(api.db)
+    url = f"/api/customers/{record['id']}/timeline"
+    for subject in ("one", "two", "three"):
+        body = {"type": "call", "subject": subject}
+        assert api.post(f"{url.rsplit('/', 1)[0]}/interactions", json=body, headers=headers)
+    whole = api.get(url, headers=headers).json()["rows"]
+    assert len(whole) > 4  # three interactions, each with its contact event, and the creation
+    skipped = api.get(url, params={"offset": "1", "limit": "2"}, headers=headers).json()
+    assert skipped["rows"] == whole[1:3] and skipped["cursor"] is not None
+    last = api.get(url, params={"offset": str(len(whole) - 1)}, headers=headers).json()
+    assert last["rows"] == whole[-1:] and last["cursor"] is None
+    bad = api.get(url, params={"offset": "-1"}, headers=headers)
+    assert bad.status_code == 400 and set(bad.json()["error"]["fields"]) == {"offset"}

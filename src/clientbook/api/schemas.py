@@ -98,6 +98,7 @@ def page_schema(items: dict[str, Any]) -> dict[str, Any]:
 # The paging parameters every list takes, for `query_parameters`.
 PAGING: tuple[tuple[str, dict[str, Any], str], ...] = (
     ("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "rows per page (25)"),
+    ("offset", {"type": "integer", "minimum": 0}, "rows to skip (after `cursor`, if given)"),
     ("cursor", {"type": "string"}, "the `cursor` of the previous page"),
     ("total", {"type": "boolean"}, "`false` skips the count"),
 )

@@ -113,7 +113,7 @@ _TIMELINE_ORDER = Ordering(
     ),
     fingerprint="timeline",
 )
-_TIMELINE_PARAMS = frozenset({"limit", "cursor", "total"})
+_TIMELINE_PARAMS = frozenset({"limit", "offset", "cursor", "total"})
 
 
 @dataclass(frozen=True)
@@ -121,6 +121,7 @@ class TimelineQuery:
     limit: int = DEFAULT_LIMIT
     cursor: Cursor | None = None
     with_total: bool = True
+    offset: int = 0  # rows skipped past the cursor, as the other lists take it (SPEC §7)
 
 
 @dataclass(frozen=True)
@@ -146,12 +147,13 @@ class TimelinePage:
 
 
 def parse_timeline_query(params: Iterable[tuple[str, str]]) -> TimelineQuery:
-    """`limit` (1-1000, default 25), `cursor`, `total`; BadQuery names every bad parameter."""
+    """`limit` (1-1000, default 25), `offset`, `cursor`, `total`; BadQuery names every bad
+    parameter."""
     errors: dict[str, str] = {}
     values: dict[str, str] = {}
     for key, raw in params:
         if key not in _TIMELINE_PARAMS:
-            errors[key] = "unknown query parameter (use limit, cursor, total)"
+            errors[key] = "unknown query parameter (use limit, offset, cursor, total)"
         elif key in values:
             errors[key] = "given more than once"
         else:
@@ -164,6 +166,13 @@ def parse_timeline_query(params: Iterable[tuple[str, str]]) -> TimelineQuery:
             errors["limit"] = f"must be an integer from 1 to {MAX_LIMIT}"
         else:
             limit = int(text)
+    offset = 0
+    if values.get("offset"):
+        text = values["offset"]
+        if not (text.isascii() and text.isdigit()):
+            errors["offset"] = "must be an integer of at least 0"
+        else:
+            offset = int(text)
     total = values.get("total", "").lower()
     if total not in ("", "true", "1", "false", "0"):
         errors["total"] = "must be true or false"
@@ -178,7 +187,7 @@ def parse_timeline_query(params: Iterable[tuple[str, str]]) -> TimelineQuery:
                 errors["cursor"] = "malformed cursor"
     if errors:
         raise BadQuery(f"Invalid query parameter(s): {', '.join(sorted(errors))}", fields=errors)
-    return TimelineQuery(limit, cursor, total not in ("false", "0"))
+    return TimelineQuery(limit, cursor, total not in ("false", "0"), offset)
 
 
 @dataclass(frozen=True)
@@ -241,7 +250,7 @@ def _read_source(
         select(source.table)
         .where(*where)
         .order_by(source.at.desc(), source.table.c.seq.desc())
-        .limit(query.limit + 1)
+        .limit(query.offset + query.limit + 1)
     )
     at = source.at.name
     return [
@@ -263,8 +272,9 @@ def customer_timeline(
 ) -> TimelinePage:
     """A page of the record's interactions, notes and events, newest first.
 
-    Each source is read in the merged order past the cursor, `limit + 1` rows at most (each an
-    index range on the customer), and the three are merged: a page costs the same at any depth.
+    Each source is read in the merged order past the cursor, `offset + limit + 1` rows at most
+    (each an index range on the customer), and the three are merged: a page reached by cursor
+    costs the same at any depth.
     """
     principal = require_authenticated(principal)
     customer_service.get_customer(conn, principal, customer_id)
@@ -274,9 +284,9 @@ def customer_timeline(
         key=lambda item: item.sort_key,
         reverse=True,
     )
-    rows = merged[: query.limit]
+    rows = merged[query.offset : query.offset + query.limit]
     next_cursor = None
-    if len(merged) > query.limit:
+    if len(merged) > query.offset + query.limit:
         last = rows[-1]
         position = Cursor((last.at, KIND_RANK[last.kind]), last.seq, _TIMELINE_ORDER.fingerprint)
         next_cursor = cursors.encode(position)
