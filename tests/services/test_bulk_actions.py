@@ -117,6 +117,18 @@ def test_bad_requests_list_every_failing_field(
     assert set(caught.value.fields) == fields
 
 
+def test_an_unknown_action_lists_the_actions_and_a_missing_one_is_required(
+    staff: Principal,
+) -> None:
+    with pytest.raises(ValidationFailed) as unknown:
+        bulk.parse_bulk_request(staff, {"action": "explode", "ids": ["a"]})
+    actions = "status, assign, unassign, tag, untag, delete"
+    assert unknown.value.fields["action"] == f"must be one of: {actions}"
+    with pytest.raises(ValidationFailed) as missing:
+        bulk.parse_bulk_request(staff, {"ids": ["a"]})
+    assert missing.value.fields["action"] == f"required: one of {actions}"
+
+
 def test_unknown_ids_are_not_found_by_name_and_nothing_changes(
     database: Database, staff: Principal, three: list[dict[str, Any]]
 ) -> None:

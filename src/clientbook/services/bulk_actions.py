@@ -122,8 +122,10 @@ def parse_bulk_request(principal: Principal | None, data: Mapping[str, Any]) -> 
     require_staff(principal)
     errors: dict[str, str] = {key: "unknown field" for key in data if key not in BODY_KEYS}
     action = data.get("action")
-    if action not in ACTIONS:
+    if action is None:
         errors["action"] = f"required: one of {', '.join(ACTIONS)}"
+    elif action not in ACTIONS:
+        errors["action"] = f"must be one of: {', '.join(ACTIONS)}"
     else:
         for key in PARAM_KEYS:
             if key in data and key not in ACTION_PARAMS[action]:
