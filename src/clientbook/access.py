@@ -88,7 +88,7 @@ def customer_owner_scope(principal: Principal) -> str | None:
     return None if principal.is_staff else principal.id
 
 
-def _forbid(refused: dict[str, str]) -> None:
+def forbid(refused: dict[str, str]) -> None:
     """Forbidden naming every refused field with why, in one answer; nothing when none."""
     if refused:
         names = sorted(refused)
@@ -98,7 +98,8 @@ def _forbid(refused: dict[str, str]) -> None:
         )
 
 
-def _refusing(fields: Iterable[str], why: str) -> dict[str, str]:
+def refusing(fields: Iterable[str], why: str) -> dict[str, str]:
+    """`fields` each refused for `why`, to be gathered into one `forbid`."""
     return dict.fromkeys(fields, why)
 
 
@@ -108,21 +109,28 @@ def assert_can_set_customer_fields(
     """Raise Forbidden naming every field this principal may not send (never a silent drop),
     all of them at once: system fields, what is fixed at creation, and staff's fields."""
     sent = set(fields)
-    refused = _refusing(sent & SYSTEM_FIELDS, SYSTEM_ONLY)
+    refused = system_fields_refused(sent)
     if not creating:
         # A record's id is chosen once, at creation (SPEC §12), like its owner.
-        refused |= _refusing(sent & {"$id", "userId"}, "cannot be changed after creation")
+        refused |= refusing(sent & {"$id", "userId"}, "cannot be changed after creation")
     if not principal.is_staff:
-        refused |= _refusing(sent & STAFF_FIELDS, "only staff may set this field")
-    _forbid(refused)
+        refused |= refusing(sent & STAFF_FIELDS, "only staff may set this field")
+    forbid(refused)
+
+
+def system_fields_refused(
+    fields: Iterable[str], *, system: frozenset[str] = SYSTEM_FIELDS
+) -> dict[str, str]:
+    """SPEC §12: the fields only the system sets among `fields`, refused to every client,
+    staff included (records, interactions and notes alike; accounts: USER_SYSTEM_FIELDS)."""
+    return refusing(set(fields) & system, SYSTEM_ONLY)
 
 
 def assert_no_system_fields(
     fields: Iterable[str], *, system: frozenset[str] = SYSTEM_FIELDS
 ) -> None:
-    """SPEC §12: a client that sends a field only the system sets, staff included, gets
-    Forbidden naming it (records, interactions and notes alike; accounts: USER_SYSTEM_FIELDS)."""
-    _forbid(_refusing(set(fields) & system, SYSTEM_ONLY))
+    """Forbidden naming every field of `fields` only the system sets."""
+    forbid(system_fields_refused(fields, system=system))
 
 
 def owner_metadata(sent: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
@@ -136,7 +144,7 @@ def owner_metadata(sent: dict[str, Any], stored: dict[str, Any]) -> dict[str, An
         if key in STAFF_METADATA_KEYS and (key not in stored or stored[key] != value)
     )
     if refused:
-        _forbid(_refusing([f"metadata.{key}" for key in refused], "only staff may set this key"))
+        forbid(refusing([f"metadata.{key}" for key in refused], "only staff may set this key"))
     kept = {key: value for key, value in stored.items() if key in STAFF_METADATA_KEYS}
     return {key: value for key, value in sent.items() if key not in STAFF_METADATA_KEYS} | kept
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, delete, insert, select, update
 
-from clientbook.access import Principal, assert_no_system_fields, require_authenticated
+from clientbook.access import Principal, forbid, require_authenticated, system_fields_refused
 from clientbook.db.tables import customers
 from clientbook.domain.errors import Forbidden, NotFound, ValidationFailed
 from clientbook.domain.ids import is_valid_id, new_id
@@ -51,12 +51,24 @@ class ItemKind:
         return self._presenter(row)
 
 
-def _forbid_internal(principal: Principal, values: Mapping[str, Any]) -> None:
-    if not principal.is_staff and values.get("visibility") == "internal":
-        raise Forbidden(
-            "Only staff may keep internal items",
-            fields={"visibility": "only staff may use internal"},
-        )
+def _assert_can_send(kind: ItemKind, principal: Principal, data: Mapping[str, Any]) -> None:
+    """Forbidden naming every field of `data` this principal may not send, all at once
+    (docs/design.md): the system's, and an owner's `visibility: internal` (SPEC §12)."""
+    refused = system_fields_refused(data)
+    if not principal.is_staff and _visibility_sent(kind, data) == "internal":
+        refused["visibility"] = "only staff may use internal"
+    forbid(refused)
+
+
+def _visibility_sent(kind: ItemKind, data: Mapping[str, Any]) -> Any:
+    """The `visibility` sent, cleaned as validation cleans it; None when absent or invalid
+    (validation then names it)."""
+    if "visibility" not in data:
+        return None
+    try:
+        return kind.validate({"visibility": data["visibility"]}, current={}).get("visibility")
+    except ValidationFailed:
+        return None
 
 
 def visible_clause(kind: ItemKind, principal: Principal) -> Any:
@@ -119,13 +131,12 @@ def create_item(
     """Insert an item for a visible customer (NotFound for another's)."""
     principal = require_authenticated(principal)
     customer_service.get_customer(conn, principal, customer_id)
-    assert_no_system_fields(data)
+    _assert_can_send(kind, principal, data)
     data = dict(data)
     item_id = data.pop("$id", None)
     if item_id is not None and (not isinstance(item_id, str) or not is_valid_id(item_id)):
         raise ValidationFailed({"$id": "1-36 characters of a-z A-Z 0-9 . _ -"})
     values = kind.validate(data)
-    _forbid_internal(principal, values)
     now = utcnow()
     row = {
         **values,
@@ -160,9 +171,8 @@ def update_item(
 ) -> Item:
     principal = require_authenticated(principal)
     current = get_item_to_change(conn, kind, principal, item_id)
-    assert_no_system_fields(data)
+    _assert_can_send(kind, principal, data)
     values = kind.validate(data, current=current)
-    _forbid_internal(principal, values)
     changed = {k: v for k, v in values.items() if current.get(k) != v}
     if not changed:
         return current
