@@ -171,7 +171,7 @@ def test_openapi_documents_bodies_and_responses(api: Api) -> None:
     bulk = paths["/api/customers/bulk"]["post"]
     body = bulk["requestBody"]["content"]["application/json"]["schema"]
     assert body["properties"]["action"]["enum"] == [
-        "status", "assign", "unassign", "tag", "untag", "delete",
+        "status", "assign", "unassign", "tag", "untag", "delete", "export",
     ]  # fmt: skip
     result = bulk["responses"]["200"]["content"]["application/json"]["schema"]
     assert result["required"] == ["action", "matched", "changed", "dryRun"]

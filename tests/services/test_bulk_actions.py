@@ -16,6 +16,7 @@ from clientbook.domain.customers import derive_customer_columns
 from clientbook.domain.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
 from clientbook.services import bulk_actions as bulk
 from clientbook.services import customers as customer_service
+from clientbook.services import exports
 from tests.factories import as_principal, make_customer, make_staff, make_user
 
 DERIVED = (
@@ -107,6 +108,12 @@ def test_owner_is_forbidden_before_the_body_is_judged(database: Database) -> Non
         ({"action": "delete", "filter": "limit=5"}, {"filter"}),
         ({"action": "delete", "filter": ""}, {"filter"}),
         ({"action": "delete", "filter": 7}, {"filter"}),
+        ({"action": "delete", "ids": ["a"], "format": "csv"}, {"format"}),
+        ({"action": "export", "ids": ["a"], "format": "pdf"}, {"format"}),
+        ({"action": "export", "ids": ["a"], "format": 5}, {"format"}),
+        ({"action": "export", "ids": ["a"], "dryRun": True}, {"dryRun"}),
+        ({"action": "export", "ids": ["a"], "reason": "x"}, {"reason"}),
+        ({"action": "export", "filter": "status=lead&limit=5"}, {"filter"}),
     ],
 )
 def test_bad_requests_list_every_failing_field(
@@ -122,7 +129,7 @@ def test_an_unknown_action_lists_the_actions_and_a_missing_one_is_required(
 ) -> None:
     with pytest.raises(ValidationFailed) as unknown:
         bulk.parse_bulk_request(staff, {"action": "explode", "ids": ["a"]})
-    actions = "status, assign, unassign, tag, untag, delete"
+    actions = "status, assign, unassign, tag, untag, delete, export"
     assert unknown.value.fields["action"] == f"must be one of: {actions}"
     with pytest.raises(ValidationFailed) as missing:
         bulk.parse_bulk_request(staff, {"ids": ["a"]})
@@ -398,3 +405,57 @@ def test_system_and_api_keys_act_without_an_updating_user(
     after = rows(database, ids_of(three[:2]))
     assert {r["updatedBy"] for r in after.values()} == {None}
     assert [a["actorType"] for a in audit_rows(database)] == ["api_key", "system"]
+
+
+# --- export ----------------------------------------------------------------------------------
+
+
+def export_rows(database: Database, principal: Principal, body: dict[str, Any]) -> list[Any]:
+    """What the API face does for an export: plan on a read, then stream the one export."""
+    request = bulk.parse_bulk_request(principal, body)
+    with database.read() as conn:
+        plan = bulk.plan_bulk_export(conn, principal, request)
+    return [
+        orjson.loads(line)
+        for line in b"".join(exports.stream_export(database, principal, plan)).splitlines()
+    ]
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "json"), ("CSV", "csv"), ("excel", "xlsx")])
+def test_export_takes_the_get_exports_format_names_and_default(
+    staff: Principal, given: str | None, expected: str
+) -> None:
+    body = {"action": "export", "ids": ["a"], **({"format": given} if given else {})}
+    assert bulk.parse_bulk_request(staff, body).format == expected
+
+
+def test_export_over_a_filter_takes_search_and_is_not_bound_by_the_write_cap(
+    database: Database, staff: Principal, three: list[dict[str, Any]], monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(bulk, "MAX_FILTER_MATCHES", 1)
+    body = {"action": "export", "filter": "country=Malaysia&q=", "format": "jsonl"}
+    found = export_rows(database, staff, body)
+    assert sorted(r["name"] for r in found) == ["Siti Aminah", "Tan Mei Ling"]
+    found = export_rows(database, staff, {**body, "filter": "country=Malaysia&q=siti"})
+    assert [r["id"] for r in found] == [three[2]["id"]]
+
+
+def test_export_of_unknown_ids_is_not_found_before_any_byte(
+    database: Database, staff: Principal, three: list[dict[str, Any]]
+) -> None:
+    request = bulk.parse_bulk_request(staff, {"action": "export", "ids": [three[0]["id"], "gone"]})
+    with database.read() as conn, pytest.raises(NotFound) as caught:
+        bulk.plan_bulk_export(conn, staff, request)
+    assert "gone" in caught.value.fields["ids"]
+
+
+def test_export_is_staff_only_and_never_run_as_a_change(
+    database: Database, staff: Principal, three: list[dict[str, Any]]
+) -> None:
+    request = bulk.parse_bulk_request(staff, {"action": "export", "ids": ids_of(three)})
+    owner = as_principal(make_user(database))
+    with database.read() as conn:
+        with pytest.raises(Forbidden):
+            bulk.plan_bulk_export(conn, owner, request)
+        with pytest.raises(ValueError):
+            bulk.run_bulk_action(conn, staff, request)

@@ -1,6 +1,6 @@
 """Staff tools over the whole customer table (SPEC §6, §9): bulk actions, statistics, duplicates.
 
-    POST /api/customers/bulk         status / assign / unassign / tag / untag / delete
+    POST /api/customers/bulk         status / assign / unassign / tag / untag / delete / export
     GET  /api/customers/stats        counts, revenue, follow-ups due, new records per month
     GET  /api/customers/duplicates   groups sharing an email, a phone, or a name at one company
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from clientbook.access import Principal
@@ -23,7 +23,8 @@ from clientbook.api.deps import get_principal
 from clientbook.api.http import JSONBytes, json_object
 from clientbook.api.query_params import CHECKED_QUERY
 from clientbook.api.schemas import CUSTOMER_OUTPUT, ERROR_RESPONSES, json_response
-from clientbook.services import bulk_actions, duplicates, stats
+from clientbook.api.transfer import export_response
+from clientbook.services import bulk_actions, duplicates, exports, stats
 from clientbook.services.runtime import Database
 
 router = APIRouter(prefix="/api/customers", tags=["customer tools"], dependencies=CHECKED_QUERY)
@@ -42,7 +43,12 @@ BULK_BODY_SCHEMA: dict[str, Any] = {
     "required": ["action"],
     "additionalProperties": False,
     "properties": {
-        "action": {"type": "string", "enum": list(bulk_actions.ACTIONS)},
+        "action": {
+            "type": "string",
+            "enum": list(bulk_actions.ACTIONS),
+            "description": "`export` answers the export file itself (as GET "
+            "/api/customers/export) instead of counts",
+        },
         "ids": {**_IDS, "description": "the records to act on (exactly one of ids and filter)"},
         "filter": {
             "type": "string",
@@ -57,7 +63,15 @@ BULK_BODY_SCHEMA: dict[str, Any] = {
             "items": {"type": "string", "maxLength": 50},
             "description": "actions `tag` / `untag` (case-insensitive)",
         },
-        "dryRun": {"type": "boolean", "description": "count what would change, write nothing"},
+        "format": {
+            "type": "string",
+            "enum": list(exports.FORMAT_NAMES),
+            "description": "action `export`: the file's format (default json; excel = xlsx)",
+        },
+        "dryRun": {
+            "type": "boolean",
+            "description": "count what would change, write nothing (not with `export`)",
+        },
     },
 }
 BULK_RESULT_SCHEMA: dict[str, Any] = {
@@ -75,7 +89,17 @@ BULK_RESULT_SCHEMA: dict[str, Any] = {
 @router.post(
     "/bulk",
     responses={
-        200: json_response("What changed (or would)", BULK_RESULT_SCHEMA),
+        200: {
+            "description": "What changed (or would); for `export`, the file, streamed",
+            "content": {
+                "application/json": {"schema": BULK_RESULT_SCHEMA},
+                **{
+                    media.split(";")[0]: {"schema": {"type": "string", "format": "binary"}}
+                    for media in exports.MEDIA_TYPES.values()
+                    if not media.startswith("application/json")
+                },
+            },
+        },
         **ERROR_RESPONSES,
     },
     openapi_extra={
@@ -87,21 +111,27 @@ BULK_RESULT_SCHEMA: dict[str, Any] = {
 )
 async def bulk_action(
     request: Request, principal: Principal | None = Depends(get_principal)
-) -> JSONBytes:
+) -> Response:
     """Apply one action to many records (staff), all or nothing, one audit row per change.
     Unknown ids are a 404 naming them; a record that cannot take the change is a 422 naming
-    it; in both cases nothing is changed."""
+    it; in both cases nothing is changed. `export` answers the export file of the records."""
     data = await json_object(request)
     db = _db(request)
 
-    def work() -> dict[str, Any]:
+    def work() -> dict[str, Any] | exports.ExportPlan:
         bulk = bulk_actions.parse_bulk_request(principal, data)
+        if bulk.action == "export":
+            with db.read() as conn:
+                return bulk_actions.plan_bulk_export(conn, principal, bulk)
         # A dry run reads on a read-only connection: it cannot write, and does not hold the
         # single SQLite writer while it counts.
         with db.read() if bulk.dry_run else db.transaction() as conn:
             return bulk_actions.run_bulk_action(conn, principal, bulk).as_json()
 
-    return JSONBytes(await run_in_threadpool(work))
+    result = await run_in_threadpool(work)
+    if isinstance(result, exports.ExportPlan):
+        return export_response(db, principal, result)
+    return JSONBytes(result)
 
 
 # --- statistics ------------------------------------------------------------------------------

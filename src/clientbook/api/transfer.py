@@ -13,6 +13,7 @@ or a job thread.
 from __future__ import annotations
 
 import shutil
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, QueryParams, UploadFile
 from starlette.types import Message
 
 from clientbook.access import Principal, require_authenticated
@@ -57,8 +58,14 @@ async def export_customers(
 ) -> StreamingResponse:
     """Every record the caller may see that matches the list filters (`status=active`,
     `q=tan`, `tag=vip`, ...) or `ids=a,b,c`, as a file named `customers-YYYY-MM-DD.<format>`."""
-    db = _db(request)
     plan = exports.plan_export(principal, request.query_params.multi_items())
+    return export_response(_db(request), principal, plan)
+
+
+def export_response(
+    db: Database, principal: Principal | None, plan: exports.ExportPlan
+) -> StreamingResponse:
+    """The planned export streamed as `customers-YYYY-MM-DD.<format>` (also the bulk export's)."""
     filename = plan.filename(datetime.now(UTC).date())
     return StreamingResponse(
         exports.stream_export(db, principal, plan),

@@ -1,5 +1,5 @@
-"""Bulk actions over customers (SPEC §6): status, assign, unassign, tag, untag, delete — over a
-list of ids or over a native list filter, all or nothing, one audit row per changed record.
+"""Bulk actions over customers (SPEC §6): status, assign, unassign, tag, untag, delete, export —
+over a list of ids or over a native list filter, all or nothing, one audit row per changed record.
 
 A bulk action runs in three steps inside the caller's transaction:
 
@@ -14,6 +14,9 @@ Records the action does not change (status already equal, already assigned, tag 
 The actions touch `status`, `assignedTo` and `metadata` only, none of which feed the derived
 columns (`derive_customer_columns` reads name, email, phone, company, country), so those stay in
 step without recomputation; `customer_tags` is kept in step with `metadata.tags` explicitly.
+
+`export` changes nothing and takes no dry run: `plan_bulk_export` turns its ids or filter into a
+plan of the one export engine (`services.exports`), which the face streams as the file itself.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from sqlalchemy import ColumnElement, Connection, bindparam, delete, insert, select, update
 
@@ -36,14 +39,14 @@ from clientbook.query.fields import CUSTOMERS
 from clientbook.query.model import Condition, Filter, Group, ListQuery, Op, conjoin
 from clientbook.query.native import CONTROL, parse_list_query
 from clientbook.query.predicates import check_query, compile_filter
-from clientbook.services import audit
+from clientbook.services import audit, exports
 from clientbook.services.customers import (
     assignee_error,
     clean_status_reason,
     status_change_metadata,
 )
 
-ACTIONS: Final = ("status", "assign", "unassign", "tag", "untag", "delete")
+ACTIONS: Final = ("status", "assign", "unassign", "tag", "untag", "delete", "export")
 # The body keys each action takes besides action / ids / filter / dryRun.
 ACTION_PARAMS: Final[dict[str, tuple[str, ...]]] = {
     "status": ("status", "reason"),
@@ -52,8 +55,9 @@ ACTION_PARAMS: Final[dict[str, tuple[str, ...]]] = {
     "tag": ("tags",),
     "untag": ("tags",),
     "delete": (),
+    "export": ("format",),
 }
-PARAM_KEYS: Final = ("status", "reason", "assignedTo", "tags")
+PARAM_KEYS: Final = ("status", "reason", "assignedTo", "tags", "format")
 BODY_KEYS: Final = ("action", "ids", "filter", "dryRun", *PARAM_KEYS)
 MAX_IDS: Final = 1000
 # A filter may match at most this many records: bigger changes are split by the client, which
@@ -87,6 +91,8 @@ class BulkRequest:
     reason: str | None = None
     assigned_to: str | None = None
     tags: tuple[str, ...] = ()
+    format: exports.ExportFormat | None = None  # export only
+    filter_text: str = ""  # the filter as given, for an export's audit row
 
 
 @dataclass(frozen=True)
@@ -134,10 +140,16 @@ def parse_bulk_request(principal: Principal | None, data: Mapping[str, Any]) -> 
     dry_run = data.get("dryRun", False)
     if not isinstance(dry_run, bool):
         errors["dryRun"] = "must be true or false"
+    elif dry_run and action == "export":
+        # An export writes nothing, so there is nothing for a dry run to spare.
+        errors["dryRun"] = "not used by the export action"
     params = _action_params(action, data, errors) if action in ACTIONS else {}
     if errors:
         raise ValidationFailed(errors)
-    return BulkRequest(action=str(action), ids=ids, where=where, dry_run=dry_run, **params)
+    filter_text = _filter_text(data["filter"]) if where is not None else ""
+    return BulkRequest(
+        action=str(action), ids=ids, where=where, dry_run=dry_run, filter_text=filter_text, **params
+    )
 
 
 def _targets(
@@ -159,13 +171,22 @@ def _targets(
     return None, _parse_filter(data["filter"], errors)
 
 
+def _filter_params(text: str) -> list[tuple[str, str]]:
+    return parse_qsl(text.strip().removeprefix("?"), keep_blank_values=True)
+
+
+def _filter_text(text: str) -> str:
+    """The filter's conditions as the GET export's audit row writes its query (empty ones out)."""
+    return urlencode([(key, value) for key, value in _filter_params(text) if value.strip()])
+
+
 def _parse_filter(text: Any, errors: dict[str, str]) -> Filter | None:
     """The native list query string (`status=lead&country=Malaysia`, `q=` included) as a filter
     of the query model; its problems are body problems (422), named `filter.<parameter>`."""
     if not isinstance(text, str):
         errors["filter"] = "must be a list query string such as status=lead&country=Malaysia"
         return None
-    params = parse_qsl(text.strip().removeprefix("?"), keep_blank_values=True)
+    params = _filter_params(text)
     # Paging and sorting mean nothing to a bulk action; `q` (search) is a filter like any other.
     control = sorted({key for key, _ in params} & (CONTROL - {"q"}))
     if control:
@@ -213,7 +234,18 @@ def _action_params(action: str, data: Mapping[str, Any], errors: dict[str, str])
         if not tags:
             errors["tags"] = "at least one tag"
         return {"tags": tuple(tags)}
+    if action == "export":
+        return {"format": _export_format(data.get("format"), errors)}
     return {}
+
+
+def _export_format(value: Any, errors: dict[str, str]) -> exports.ExportFormat | None:
+    """The GET export's format names and default; a bad one is a body problem (422)."""
+    try:
+        return exports.parse_format(None if value is None else str(value))
+    except BadQuery as exc:
+        errors.update(exc.fields)
+        return None
 
 
 # --- running ---------------------------------------------------------------------------------
@@ -225,14 +257,48 @@ def run_bulk_action(
     """Apply `request` to every target record, or to none (ValidationFailed / NotFound).
 
     With `dry_run` nothing is written: the answer is what the action would change.
+    An `export` is not run here but streamed: see `plan_bulk_export`.
     """
     principal = require_staff(principal)
+    if request.action == "export":
+        raise ValueError("an export is a file: plan it with plan_bulk_export and stream it")
     now = utcnow()
     rows = _load_targets(conn, request, lock=not request.dry_run)
     plan = _plan(conn, principal, request, rows, now)
     if not request.dry_run:
         _write(conn, principal, request, plan, now)
     return BulkResult(request.action, plan.matched, len(plan.changes), request.dry_run)
+
+
+def plan_bulk_export(
+    conn: Connection, principal: Principal | None, request: BulkRequest
+) -> exports.ExportPlan:
+    """The export of a bulk `export` request, checked before its first byte: NotFound naming
+    unknown ids (as every bulk action), BadQuery for a filter that cannot run. A filter is not
+    held to MAX_FILTER_MATCHES: the export streams from a read snapshot and holds no writer,
+    as the GET export over the same filter."""
+    principal = require_staff(principal)
+    assert request.action == "export" and request.format is not None
+    if request.ids is not None:
+        _check_ids_exist(conn, request.ids)
+        where: Filter = Condition("$id", Op.IN, request.ids)
+        # What the GET export's audit row records for `ids=a,b`.
+        filter_text = urlencode([("ids", ",".join(request.ids))])
+    else:
+        assert request.where is not None
+        where, filter_text = request.where, request.filter_text
+    return exports.plan_filtered_export(
+        principal, where, fmt=request.format, filter_text=filter_text
+    )
+
+
+def _check_ids_exist(conn: Connection, ids: Sequence[str]) -> None:
+    found: set[str] = set()
+    for chunk in _chunks(ids):
+        found.update(
+            conn.execute(select(customers.c.id).where(customers.c.id.in_(chunk))).scalars()
+        )
+    _check_all_found(ids, found)
 
 
 def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
@@ -253,7 +319,7 @@ def _load_targets(conn: Connection, request: BulkRequest, *, lock: bool) -> list
             for chunk in _chunks(request.ids)
             for row in conn.execute(base.where(customers.c.id.in_(chunk))).mappings()
         ]
-        _check_all_found(request.ids, rows)
+        _check_all_found(request.ids, {row["id"] for row in rows})
     else:
         assert request.where is not None
         query = base.where(_filter_predicate(conn, request.where)).limit(MAX_FILTER_MATCHES + 1)
@@ -273,8 +339,7 @@ def _filter_predicate(conn: Connection, where: Filter) -> ColumnElement[bool]:
     return compile_filter(CUSTOMERS, where, conn.dialect.name)
 
 
-def _check_all_found(ids: Sequence[str], rows: list[dict[str, Any]]) -> None:
-    found = {row["id"] for row in rows}
+def _check_all_found(ids: Sequence[str], found: set[str]) -> None:
     missing = [i for i in ids if i not in found]
     if missing:
         shown = ", ".join(missing[:MAX_REPORTED])

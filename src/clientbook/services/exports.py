@@ -4,9 +4,11 @@
     for chunk in stream_export(db, principal, plan): ...
 
 `plan_export` checks everything that can be wrong before the first byte is sent (format, every
-list filter and `q`, `ids=`), so a face can still answer 400. `stream_export` then reads the
-rows in keyset batches from one read snapshot (a consistent export, never a whole result in
-memory), encodes them as they come, and writes one `export.completed` audit row at the end.
+list filter and `q`, `ids=`), so a face can still answer 400; `plan_filtered_export` does the
+same for a filter parsed elsewhere (the bulk `export` action, `services.bulk_actions`).
+`stream_export` then reads the rows in keyset batches from one read snapshot (a consistent
+export, never a whole result in memory), encodes them as they come, and writes one
+`export.completed` audit row at the end.
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ from clientbook.domain.timestamps import format_datetime
 from clientbook.query import cursor as cursors
 from clientbook.query.compiler import build_list
 from clientbook.query.fields import CUSTOMERS
-from clientbook.query.model import Condition, ListQuery, Op, conjoin
+from clientbook.query.model import Condition, Filter, ListQuery, Op, conjoin
 from clientbook.query.native import parse_list_query
+from clientbook.query.predicates import check_query
 from clientbook.services import audit, export_sqlite, import_uploads
 from clientbook.services.runtime import Database
 from clientbook.services.transfer_format import (
@@ -111,9 +114,25 @@ def plan_export(
     ids = _ids(given.get("ids", ""))
     if ids:
         query = replace(query, where=conjoin(query.where, Condition("$id", Op.IN, ids)))
-    query = replace(query, limit=BATCH_ROWS, with_total=False)
     shown = [(k, v) for k, v in items if k != "format" and v.strip()]
-    return ExportPlan(export_format, query, urlencode(shown))
+    return _batched(export_format, query, urlencode(shown))
+
+
+def plan_filtered_export(
+    principal: Principal | None, where: Filter, *, fmt: ExportFormat, filter_text: str
+) -> ExportPlan:
+    """An export of every record the principal may see that matches `where`, a filter the caller
+    has parsed already (a bulk export's ids or filter); `filter_text` is what the audit row
+    records. BadQuery when the filter cannot run (checked now, before the first byte)."""
+    require_authenticated(principal)
+    query = ListQuery(where=where)
+    check_query(CUSTOMERS, query)
+    return _batched(fmt, query, filter_text)
+
+
+def _batched(fmt: ExportFormat, query: ListQuery, filter_text: str) -> ExportPlan:
+    # Batches for the keyset reads; a count would be a second pass over every match.
+    return ExportPlan(fmt, replace(query, limit=BATCH_ROWS, with_total=False), filter_text)
 
 
 def _ids(text: str) -> tuple[str, ...]:
