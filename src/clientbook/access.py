@@ -34,6 +34,10 @@ SYSTEM_FIELDS = frozenset({"createdBy", "updatedBy", "$createdAt", "$updatedAt",
 # An account's: the same, and the time of its last sign-in.
 USER_SYSTEM_FIELDS = SYSTEM_FIELDS | {"lastLoginAt"}
 SYSTEM_ONLY = "set by the system only"
+# Chosen once, at creation (SPEC §12): a record's id and owner, an account's id.
+CUSTOMER_FIXED_FIELDS = frozenset({"$id", "userId"})
+USER_FIXED_FIELDS = frozenset({"$id"})
+FIXED_AT_CREATION = "cannot be changed after creation"
 # The keys of `metadata` that staff write: the seed's integration data and its status change
 # (SPEC §5: an owner sets "metadata (tags and customFields)"). Other keys are the owner's.
 STAFF_METADATA_KEYS = frozenset(
@@ -111,8 +115,7 @@ def assert_can_set_customer_fields(
     sent = set(fields)
     refused = system_fields_refused(sent)
     if not creating:
-        # A record's id is chosen once, at creation (SPEC §12), like its owner.
-        refused |= refusing(sent & {"$id", "userId"}, "cannot be changed after creation")
+        refused |= refusing(sent & CUSTOMER_FIXED_FIELDS, FIXED_AT_CREATION)
     if not principal.is_staff:
         refused |= refusing(sent & STAFF_FIELDS, "only staff may set this field")
     forbid(refused)
@@ -127,10 +130,15 @@ def system_fields_refused(
 
 
 def assert_no_system_fields(
-    fields: Iterable[str], *, system: frozenset[str] = SYSTEM_FIELDS
+    fields: Iterable[str],
+    *,
+    system: frozenset[str] = SYSTEM_FIELDS,
+    fixed: frozenset[str] = frozenset(),
 ) -> None:
-    """Forbidden naming every field of `fields` only the system sets."""
-    forbid(system_fields_refused(fields, system=system))
+    """Forbidden naming, at once, every field of `fields` only the system sets and, on an
+    update, every one fixed at creation (`fixed`, e.g. USER_FIXED_FIELDS)."""
+    sent = set(fields)
+    forbid(system_fields_refused(sent, system=system) | refusing(sent & fixed, FIXED_AT_CREATION))
 
 
 def owner_metadata(sent: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:

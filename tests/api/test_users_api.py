@@ -170,3 +170,25 @@ def test_a_system_field_sent_by_staff_is_403_naming_it(api: Api) -> None:
     )
     assert set(together.json()["error"]["fields"]) == set(system)
     assert api.get(f"/api/users/{target['id']}", headers=headers).json()["name"] == target["name"]
+
+
+def test_an_accounts_id_sent_on_update_is_403_as_for_customers(api: Api) -> None:
+    # It was a 422 "unknown field"; a customer's `$id` on update is this 403 (SPEC §12).
+    headers = api.staff_headers()
+    target = make_user(api.db)
+    url = f"/api/users/{target['id']}"
+    alone = api.patch(url, json={"$id": "x"}, headers=headers)
+    assert alone.status_code == 403, alone.text
+    assert alone.json()["error"]["fields"] == {"$id": "cannot be changed after creation"}
+    record = make_customer(api.db)
+    customer = api.patch(f"/api/customers/{record['id']}", json={"$id": "x"}, headers=headers)
+    assert customer.status_code == 403
+    assert customer.json()["error"]["fields"] == alone.json()["error"]["fields"]
+    both = api.patch(url, json={"$createdAt": "2020", "$id": "x", "name": "N"}, headers=headers)
+    assert both.status_code == 403, both.text
+    assert both.json()["error"]["fields"] == {
+        "$createdAt": "set by the system only",
+        "$id": "cannot be changed after creation",
+    }
+    assert api.get(url, headers=headers).json()["name"] == target["name"]
+    assert actions(api.db, target["id"]) == ["user.created"]

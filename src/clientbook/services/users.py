@@ -14,6 +14,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from clientbook.access import (
+    USER_FIXED_FIELDS,
     USER_SYSTEM_FIELDS,
     Principal,
     assert_no_system_fields,
@@ -329,7 +330,7 @@ def assert_keeps_an_admin(conn: Connection, user: Mapping[str, Any]) -> None:
 
 def _patch_values(conn: Connection, current: User, data: Mapping[str, Any]) -> dict[str, Any]:
     """The cleaned PATCH values, with `active` meaning "unblock" (see the notes above)."""
-    assert_no_system_fields(data, system=USER_SYSTEM_FIELDS)
+    assert_no_system_fields(data, system=USER_SYSTEM_FIELDS, fixed=USER_FIXED_FIELDS)
     errors = {key: "unknown field" for key in data if key not in PATCH_KEYS}
     values: dict[str, Any] = {}
     try:
