@@ -8,8 +8,8 @@ Steps, each skipped when already done:
 1. `clientbook demo --customers N` fills the database (it must be empty or hold exactly that
    demo: create it with `createdb -h 127.0.0.1 -U postgres clientbook_bench`); loading a million
    rows takes a while, so the database is kept and reused;
-2. an API key (`clientbook apikeys create`) and a password for some demo users, so that they
-   can sign in (the work directory remembers both); `clientbook db upgrade`, and once
+2. `clientbook db upgrade`, an API key (`clientbook apikeys create`) and a password for some
+   demo users, so that they can sign in (the work directory remembers both), and once
    `VACUUM (ANALYZE)` (autovacuum may be off: without statistics every list plans badly);
 3. for each worker count, `clientbook serve --workers N` is started as a user would start it,
    and wrk runs the read workloads of benchmarks/api_vs_pocketbase.py (the same requests, the
@@ -380,10 +380,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     with api.terminate_on_sigterm():
         api.step(f"PostgreSQL database with {options.customers:,} customers")
         ensure_data(options, state)
-        key = ensure_api_key(options, state)
-        owners = ensure_owners(options, state)
+        # Before the CLI's other commands, which refuse an older schema (exit 7), and because
         # `serve` would apply pending migrations at its first start: not inside the figures.
         subprocess.run([api.clientbook_command(), "db", "upgrade"], env=env(options), check=True)
+        key = ensure_api_key(options, state)
+        owners = ensure_owners(options, state)
         vacuum_analyze(options, state)
         if options.prepare_only:
             return 0
