@@ -25,6 +25,7 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from clientbook import __version__
+from clientbook.api.errors import status_of
 from clientbook.domain import errors
 from clientbook.domain.timestamps import format_datetime
 from clientbook.services import auth
@@ -37,17 +38,6 @@ from clientbook.web.session import (
 )
 
 TEMPLATES = Path(__file__).parent / "templates"
-_STATUS = {
-    errors.BadQuery: 400,
-    errors.NotFound: 404,
-    errors.Forbidden: 403,
-    errors.Conflict: 409,
-    errors.PreconditionFailed: 412,
-    errors.TooLarge: 413,
-    errors.UnsupportedMedia: 415,
-    errors.ValidationFailed: 422,
-    errors.Throttled: 429,
-}
 # What a form shows next to its fields when the error names them (422, 409, 403): the API's
 # `fields` of the same refusal.
 FORM_ERRORS = (errors.ValidationFailed, errors.Conflict, errors.Forbidden)
@@ -143,16 +133,6 @@ async def _visitor_for_error(request: Request) -> Visitor:
         return await get_visitor(request)
     except errors.DomainError:
         return Visitor(None, i18n.negotiate(None, request.headers.get("accept-language")), "")
-
-
-def status_of(exc: errors.DomainError) -> int:
-    """The HTTP status a page answers a domain error with (the API's, for the same error)."""
-    if getattr(exc, "code", "") == "csrf_failed":
-        return 403
-    for kind, code in _STATUS.items():
-        if isinstance(exc, kind):
-            return code
-    return 401 if isinstance(exc, errors.Unauthenticated) else 400
 
 
 def field_problems(exc: errors.DomainError) -> dict[str, str]:
