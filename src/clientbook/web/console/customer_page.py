@@ -303,7 +303,9 @@ def _act(
             principal = visitor.require()
             if not passes_extras:
                 customer_service.check_body_keys(extra_fields(form, inputs), ())
-            before = customer_service.get_customer(conn, principal, customer_id)["version"]
+            before: int | None = None
+            if unchanged is not None:  # one read more, only for the action that asks
+                before = customer_service.get_customer(conn, principal, customer_id)["version"]
             result = action(conn, principal)
     except FORM_ERRORS as exc:
         errors = errors_by_input(field_problems(exc), inputs)
