@@ -149,6 +149,17 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def stored_object(value: Any) -> dict[str, Any]:
+    """A JSON object as the seed stores it (text) or as given (a dict); {} when absent, not
+    valid JSON or not an object (as the seed's helpers read `metadata`)."""
+    if isinstance(value, str) and value:
+        try:
+            value = json.loads(value)
+        except (ValueError, RecursionError):
+            return {}
+    return value if isinstance(value, dict) else {}
+
+
 def parse_json_object(value: Any) -> dict[str, Any] | None:
     """A JSON object given as text (as the seed stores it) or as a dict; None for empty text."""
     if isinstance(value, str):

@@ -6,11 +6,10 @@ to case (the first spelling and the order are kept). Filters and untagging compa
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from clientbook.domain.errors import ValidationFailed
-from clientbook.domain.fields import FieldError, clean_text, dump_json
+from clientbook.domain.fields import FieldError, clean_text, dump_json, stored_object
 
 TAG_MAX_LENGTH = 50
 TAGS_MAX_COUNT = 50
@@ -54,20 +53,9 @@ def normalize_tags(tags: Any) -> list[str]:
 # --- the seed's helpers (lib/customer-utils.ts), over the stored metadata JSON text -----------
 
 
-def _metadata_object(metadata: str | None) -> dict[str, Any]:
-    """The metadata object; empty when absent or not a JSON object (as the seed's helpers)."""
-    if not metadata:
-        return {}
-    try:
-        value = json.loads(metadata)
-    except (ValueError, RecursionError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def get_customer_tags(metadata: str | None) -> list[str]:
     """getCustomerTags: the tags of a metadata string ([] when there are none)."""
-    tags = _metadata_object(metadata).get("tags")
+    tags = stored_object(metadata).get("tags")
     if not isinstance(tags, list):
         return []
     return [tag for tag in tags if isinstance(tag, str)]
@@ -75,7 +63,7 @@ def get_customer_tags(metadata: str | None) -> list[str]:
 
 def set_customer_tags(metadata: str | None, tags: list[str]) -> str:
     """setCustomerTags: the metadata string with `tags` (cleaned); other keys kept."""
-    obj = _metadata_object(metadata)
+    obj = stored_object(metadata)
     obj["tags"] = normalize_tags(tags)
     return dump_json(obj)
 

@@ -29,6 +29,7 @@ from clientbook.domain import errors
 from clientbook.domain.customers import ISO_4217_CODES
 from clientbook.domain.customers import time_zones as accepted_time_zones
 from clientbook.domain.enums import CUSTOMER_TYPES, NOTE_CATEGORIES
+from clientbook.domain.fields import stored_object
 from clientbook.domain.tags import get_customer_tags, normalize_tags
 from clientbook.domain.timestamps import parse_datetime, to_millis, utcnow
 from clientbook.services import auth, gdpr, notes, timeline
@@ -114,22 +115,12 @@ def changed_fields(changes: dict[str, Any]) -> list[str]:
 
 
 def _changed_note_texts(before: Any, after: Any) -> list[str]:
-    old, new = _as_object(before), _as_object(after)
+    old, new = stored_object(before), stored_object(after)
     keys = [key for key in dict.fromkeys([*old, *new]) if old.get(key) != new.get(key)]
     named = [gettext(NOTE_TEXT_LABELS[key]) for key in keys if key in NOTE_TEXT_LABELS]
     if any(key not in NOTE_TEXT_LABELS for key in keys):
         named.append(gettext(N_("Other notes")))
     return named
-
-
-def _as_object(value: Any) -> dict[str, Any]:
-    """A notes object as stored (JSON text), given, or absent: always a dict."""
-    if isinstance(value, str):
-        try:
-            value = orjson.loads(value)
-        except orjson.JSONDecodeError:
-            return {}
-    return value if isinstance(value, dict) else {}
 
 
 @cache
@@ -279,7 +270,7 @@ def _details_page(
 
 def _notes_object(record: dict[str, Any] | None) -> dict[str, Any]:
     """The record's `notes` attribute as an object ({} when empty or not an object)."""
-    return _as_object((record or {}).get("notes"))
+    return stored_object((record or {}).get("notes"))
 
 
 def _with_note_texts(
