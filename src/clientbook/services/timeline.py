@@ -146,6 +146,32 @@ class TimelinePage:
     next_cursor: str | None
 
 
+def _whole_number(
+    values: Mapping[str, str],
+    name: str,
+    default: int,
+    low: int,
+    high: int | None,
+    errors: dict[str, str],
+) -> int:
+    """The parameter `name` as a whole number from `low` to `high` (no bound: None), or
+    `default` when absent; a bad one is named in `errors`."""
+    text = values.get(name)
+    if not text:
+        return default
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+    if (
+        text.isascii()
+        and text.isdigit()
+        and low <= int(text)
+        and (high is None or int(text) <= high)
+    ):
+        return int(text)
+    bound = f"of at least {low}" if high is None else f"from {low} to {high}"
+    errors[name] = f"must be an integer {bound}"
+    return default
+
+
 def parse_timeline_query(params: Iterable[tuple[str, str]]) -> TimelineQuery:
     """`limit` (1-1000, default 25), `offset`, `cursor`, `total`; BadQuery names every bad
     parameter."""
@@ -158,21 +184,8 @@ def parse_timeline_query(params: Iterable[tuple[str, str]]) -> TimelineQuery:
             errors[key] = "given more than once"
         else:
             values[key] = raw.strip()
-    limit = DEFAULT_LIMIT
-    if values.get("limit"):
-        text = values["limit"]
-        # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
-        if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_LIMIT:
-            errors["limit"] = f"must be an integer from 1 to {MAX_LIMIT}"
-        else:
-            limit = int(text)
-    offset = 0
-    if values.get("offset"):
-        text = values["offset"]
-        if not (text.isascii() and text.isdigit()):
-            errors["offset"] = "must be an integer of at least 0"
-        else:
-            offset = int(text)
+    limit = _whole_number(values, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT, errors)
+    offset = _whole_number(values, "offset", 0, 0, None, errors)
     total = values.get("total", "").lower()
     if total not in ("", "true", "1", "false", "0"):
         errors["total"] = "must be true or false"
