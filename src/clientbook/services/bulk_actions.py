@@ -281,14 +281,11 @@ def plan_bulk_export(
     assert request.action == "export" and request.format is not None
     if request.ids is not None:
         _check_ids_exist(conn, request.ids)
-        where: Filter = Condition("$id", Op.IN, request.ids)
-        # What the GET export's audit row records for `ids=a,b`.
-        filter_text = urlencode([("ids", ",".join(request.ids))])
-    else:
-        assert request.where is not None
-        where, filter_text = request.where, request.filter_text
+        # The GET export's own `ids=a,b` (and what its audit row records).
+        return exports.plan_export(principal, [("ids", ",".join(request.ids))], fmt=request.format)
+    assert request.where is not None
     return exports.plan_filtered_export(
-        principal, where, fmt=request.format, filter_text=filter_text
+        principal, request.where, fmt=request.format, filter_text=request.filter_text
     )
 
 
